@@ -1,0 +1,90 @@
+"""Safe file I/O shared by every stage: atomic writes and JSON/CSV reads with errors that name the file.
+
+Nothing is ever half-written: every write goes to a temporary file in the same folder, is flushed
+and fsynced, then renamed over the target (``os.replace`` is atomic on POSIX). A crash or a full
+disk leaves either the old file or the new one, plus no stray temporary file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+class DataError(ValueError):
+    """Malformed or missing input; the message names the file (and key or line)."""
+
+
+@contextmanager
+def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+    """Open a temporary file beside ``path``; on success it replaces ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    enc = None if "b" in mode else encoding
+    try:
+        with os.fdopen(fd, mode, encoding=enc) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: Path | str, data: bytes) -> None:
+    """Atomically write bytes."""
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+
+
+def write_text(path: Path | str, text: str) -> None:
+    """Atomically write text (UTF-8)."""
+    with atomic_open(path, "w") as fh:
+        fh.write(text)
+
+
+def _finite_or_none(obj: Any) -> Any:
+    """Replace NaN/inf floats by ``None`` so the output is strict JSON."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
+def write_json(path: Path | str, obj: Any, indent: int | None = None) -> None:
+    """Atomically write strict JSON (NaN/inf become ``null``)."""
+    write_text(path, json.dumps(_finite_or_none(obj), indent=indent, ensure_ascii=False, allow_nan=False) + "\n")
+
+
+def read_json(path: Path | str) -> Any:
+    """Read a JSON file; a missing or malformed file raises :class:`DataError` naming it."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+
+
+def require(mapping: Any, key: str, where: str) -> Any:
+    """``mapping[key]``, or a :class:`DataError` saying which file/record lacks it."""
+    if not isinstance(mapping, dict):
+        raise DataError(f"{where}: expected an object, found {type(mapping).__name__}")
+    if key not in mapping:
+        raise DataError(f"{where}: missing key {key!r}")
+    return mapping[key]

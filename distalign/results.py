@@ -1,0 +1,158 @@
+"""Result files: every on-disk path and record format of SPEC §5 in one place.
+
+Layout (``root`` is ``results/``)::
+
+    opinionqa/<output_type>/<model>/<task>/Pew_American_Trends_Panel_disagreement_100/<GROUP>/<dem>.json
+    nytimes/<output_type>/<model>/<task>/<GROUP>/<dem>.json
+    globalvalues/<output_type>/<model>/<task>/globalvalues/<0|1|2>.json
+
+Each file maps question key -> record with the original fields (``actual_results``,
+``avg_actual_results``, ``std_actual_results``, ``response``, ``expected_results`` or task0's
+``expected_results_<GROUP>_<dem>``, Log-p's ``actual_results_sampled``). Records written by this
+package add ``parse_ok`` / ``parse_error``; a failed parse stores ``avg_actual_results: null`` and the
+raw text, never zeros. An unsupported (model, method) pair is recorded as an ``_na.json`` marker in
+``<dataset>/<output_type>/<model>/``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distalign.files import DataError, read_json, write_json
+from distalign.names import DATASETS, GV_WAVE, OQA_WAVE
+from distalign.types import Distribution, Parsed
+
+NA_FILE = "_na.json"
+
+
+@dataclass(frozen=True)
+class ResultKey:
+    """Identifies one result file: (dataset, output type, model folder, task folder, group, demographic)."""
+
+    dataset: str
+    output_type: str
+    model: str
+    task: str
+    group: str
+    demographic: str
+
+    @property
+    def wave(self) -> str:
+        """The ``Wave`` column of the evaluation CSV (SPEC §7.3)."""
+        return {"opinionqa": OQA_WAVE, "globalvalues": GV_WAVE}.get(self.dataset, self.group)
+
+
+def result_path(root: Path | str, key: ResultKey) -> Path:
+    """Path of the result file for ``key`` under ``root``."""
+    base = Path(root) / key.dataset / key.output_type / key.model / key.task
+    if key.dataset == "opinionqa":
+        return base / OQA_WAVE / key.group / f"{key.demographic}.json"
+    if key.dataset == "nytimes":
+        return base / key.group / f"{key.demographic}.json"
+    if key.dataset == "globalvalues":
+        return base / GV_WAVE / f"{key.demographic}.json"
+    raise ValueError(f"unknown dataset {key.dataset!r}; valid: {list(DATASETS)}")
+
+
+def na_path(root: Path | str, dataset: str, output_type: str, model: str) -> Path:
+    """Path of the "not applicable" marker of a (model, method) pair."""
+    return Path(root) / dataset / output_type / model / NA_FILE
+
+
+def scan(root: Path | str) -> Iterator[tuple[ResultKey, Path]]:
+    """Every result file under ``root`` in sorted order (temporary and marker files are skipped)."""
+    root = Path(root)
+    for dataset in DATASETS:
+        for path in sorted((root / dataset).glob("*/*/*/**/*.json")):
+            if path.name.startswith((".", "_")):
+                continue
+            key = _key_of(root, path)
+            if key is not None:
+                yield key, path
+
+
+def _key_of(root: Path, path: Path) -> ResultKey | None:
+    parts = path.relative_to(root).parts
+    dataset, output_type, model, task = parts[:4]
+    rest = parts[4:]
+    if dataset == "opinionqa" and len(rest) == 3 and rest[0] == OQA_WAVE:
+        group = rest[1]
+    elif dataset == "nytimes" and len(rest) == 2:
+        group = rest[0]
+    elif dataset == "globalvalues" and len(rest) == 2 and rest[0] == GV_WAVE:
+        group = GV_WAVE
+    else:
+        return None
+    return ResultKey(dataset, output_type, model, task, group, path.stem)
+
+
+def scan_na(root: Path | str) -> Iterator[tuple[str, str, str, str]]:
+    """(dataset, output_type, model, reason) of every "n/a" marker under ``root``."""
+    for path in sorted(Path(root).glob(f"*/*/*/{NA_FILE}")):
+        dataset, output_type, model = path.relative_to(root).parts[:3]
+        yield dataset, output_type, model, str(read_json(path).get("reason", ""))
+
+
+def read_results(path: Path | str) -> dict[str, dict[str, Any]]:
+    """Read one result file; malformed content raises :class:`DataError` naming the file and key."""
+    data = read_json(path)
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: expected an object of question records, found {type(data).__name__}")
+    for qid, rec in data.items():
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}: record {qid!r} is {type(rec).__name__}, not an object")
+    return data
+
+
+def write_results(path: Path | str, records: dict[str, dict[str, Any]]) -> None:
+    """Atomically (re)write one result file."""
+    write_json(path, records)
+
+
+def make_record(parsed: Parsed, letters: tuple[str, ...], expected: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """A result record in the original field layout for one (question, demographic).
+
+    Args:
+        parsed: the parsed model output (a failure keeps ``avg_actual_results`` null).
+        letters: the option letters shown in the prompt.
+        expected: ``{"expected_results": {...}}`` (task1/2/3) or task0's ``expected_results_<G>_<d>`` fields.
+    """
+    rec: dict[str, Any] = {}
+    if parsed.dist is not None:
+        avg = dict(zip(letters, _aligned(parsed.dist, letters), strict=True))
+        rec["actual_results"] = {k: [v] for k, v in avg.items()}
+        rec["avg_actual_results"] = avg
+        rec["std_actual_results"] = {k: 0.0 for k in avg}
+    else:
+        rec["actual_results"] = None
+        rec["avg_actual_results"] = None
+        rec["std_actual_results"] = None
+    rec["response"] = [parsed.response]
+    rec.update(expected)
+    rec["parse_ok"] = parsed.parse_ok
+    if parsed.reason:
+        rec["parse_error" if not parsed.parse_ok else "parse_note"] = parsed.reason
+    for name, value in parsed.extra:
+        rec[name] = value
+    return rec
+
+
+def _aligned(dist: Distribution, letters: tuple[str, ...]) -> list[float]:
+    """Probabilities of ``dist`` in the order of ``letters`` (absent letters are 0)."""
+    d = dist.as_dict()
+    return [float(d.get(letter, 0.0)) for letter in letters]
+
+
+def record_distribution(rec: dict[str, Any]) -> Distribution | None:
+    """The stored model distribution of a record (``None`` for a recorded parse failure).
+
+    >>> record_distribution({"avg_actual_results": {"A": 0.25, "B": 0.75}})
+    Distribution(letters=('A', 'B'), probs=(0.25, 0.75))
+    """
+    avg = rec.get("avg_actual_results")
+    if avg is None:
+        return None
+    return Distribution.from_dict(avg)
