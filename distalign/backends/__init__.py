@@ -4,10 +4,10 @@ Each provider is one module; its client library (openai, anthropic, torch, vllm)
 that provider is asked for, so ``import distalign`` stays light and a missing optional dependency gives
 a clear message naming the extra to install.
 
->>> get_backend("nonexistent/model")
+>>> get_backend("nope/model")
 Traceback (most recent call last):
 ...
-ValueError: unknown provider 'nonexistent' in 'nonexistent/model'; valid providers: anthropic, fake, hf, local, openai, vllm
+ValueError: unknown provider 'nope' in 'nope/model'; valid providers: anthropic, fake, hf, local, openai, vllm
 """
 
 from __future__ import annotations
