@@ -139,6 +139,8 @@ class Request:
         stop: stop sequences.
         seed: sampling seed, when the backend supports one.
         sample_index: which of several independent samples of the same prompt this is.
+        meta: bookkeeping that is never sent to the model and not part of equality or the cache key
+            (dataset, qid, group, demographic; the truth for the ``fake/oracle`` test backend).
     """
 
     messages: tuple[Message, ...]
@@ -150,6 +152,7 @@ class Request:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     sample_index: int = 0
+    meta: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
