@@ -21,10 +21,14 @@ from distalign.data.fetch import (
     SourceUnavailable,
     fetch,
     load_manifest,
-    print_progress,
     resolve_source,
 )
 from distalign.files import DataError
+
+
+def print_progress(message: str) -> None:
+    """Progress lines go to stderr so stdout keeps only the summary."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -25,7 +25,6 @@ import hashlib
 import json
 import os
 import re
-import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -294,8 +293,3 @@ def _fetch_if_needed(row: ManifestRow, read: Reader, root: Path, state: dict[str
         return "verified"
     fetch_one(row, read, root, state)
     return "fetched" if status == "missing" else "replaced"
-
-
-def print_progress(message: str) -> None:
-    """Progress lines go to stderr so stdout keeps only the summary."""
-    print(message, file=sys.stderr, flush=True)
