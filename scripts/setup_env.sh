@@ -16,7 +16,9 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python"
 fi
 echo "[setup] creating/updating $venv (first run takes a few minutes)" >&2
 [ -x "$venv/bin/python" ] || "$py" -m venv "$venv"
-pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
+# pip warns about every file:// index folder that lacks a package; those lines are noise.
+quiet_pip() { "$@" 2> >(grep -v "is neither a file nor a directory" >&2); }
+pip=(quiet_pip "$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 # torch first and alone: pins the CPU wheel before anything else can pull a CUDA build.
 "${pip[@]}" "torch==2.13.0"
 "${pip[@]}" -r "$root/requirements.txt" -r "$root/requirements-dev.txt"

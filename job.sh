@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# distalign main job: from nothing to a leaderboard, with no API key, no GPU and no network beyond the
+# data source. Stages run in this order (the only place the order is written down):
+#
+#   1. setup        .venv with pinned dependencies (idempotent; seconds when already done)
+#   2. fetch        benchmark data + released generations, sha256-verified  -> opinions_qa/ nytimes/ Global_Values/ results/
+#   3. generate     new generations for $MODELS                               -> results/<dataset>/<output_type>/<model>/...
+#   4. calibrate    temperature scaling of model_logprobs                     -> results/**/rescaled_model_logprobs/...
+#   5. evaluate     TVs, baselines, bootstrap, leaderboards (released + new)  -> results/*.csv, results/leaderboard.md
+#   6. figures      the paper's figures                                       -> results/figures/*.png|pdf
+#   7. report       prints results/leaderboard.md
+#
+# Every stage is resumable: Ctrl-C at any point loses nothing (writes are atomic, generations are cached
+# and skipped when done); run the job again to continue. A second run reuses the cache.
+#
+# Knobs (environment variables):
+#   MODELS                 space-separated models to generate for (default: the built-in local model,
+#                          plus API models you list, e.g. MODELS="local/smollm2-135m-instruct openai/gpt-4o-2024-08-06";
+#                          API models need OPENAI_API_KEY / ANTHROPIC_API_KEY; without the key they are skipped)
+#   LIMIT                  questions per dataset for new generations (default 4: the job then finishes
+#                          well within 15 minutes on 2 CPU cores; LIMIT=0 means all questions)
+#   DATASETS               datasets to generate (default "opinionqa nytimes globalvalues")
+#   TASKS                  steering tasks (default "0 1 3": none, persona, few-shot; GlobalValues has no task 0)
+#   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution")
+#   MODE                   evaluation and temperature-scaling mode: fixed (default) or paper
+#   SEED                   seed for sampling, few-shot example answers, bootstrap (default 0)
+#   N_BOOTSTRAP            bootstrap resamples (default 1000)
+#   CONCURRENCY            concurrent requests per model (default 8)
+#   RESULTS_DIR            where results go (default results)
+#   DISTALIGN_DATA_SOURCE  data source folder or URL (default: ../shared/benchmark-data when present,
+#                          else the upstream addresses)
+#   SKIP_GENERATE=1        evaluate the released generations only
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+MODELS="${MODELS:-local/smollm2-135m-instruct}"
+LIMIT="${LIMIT:-4}"
+DATASETS="${DATASETS:-opinionqa nytimes globalvalues}"
+TASKS="${TASKS:-0 1 3}"
+OUTPUT_TYPES="${OUTPUT_TYPES:-model_logprobs sequence express_distribution}"
+MODE="${MODE:-fixed}"
+SEED="${SEED:-0}"
+N_BOOTSTRAP="${N_BOOTSTRAP:-1000}"
+CONCURRENCY="${CONCURRENCY:-8}"
+RESULTS_DIR="${RESULTS_DIR:-results}"
+if [ -z "${DISTALIGN_DATA_SOURCE:-}" ] && [ -d ../shared/benchmark-data ]; then
+  DISTALIGN_DATA_SOURCE="$(cd ../shared/benchmark-data && pwd)"
+fi
+export DISTALIGN_DATA_SOURCE="${DISTALIGN_DATA_SOURCE:-}"
+
+py=.venv/bin/python
+started=$SECONDS
+stage() { printf '\n==> [%s] %s (t=%ds)\n' "$1" "$2" $((SECONDS - started)); }
+trap 'printf "\nInterrupted: nothing is lost; run bash job.sh again to continue.\n"; exit 130' INT
+
+stage 1/7 "setup: .venv"
+bash scripts/setup_env.sh
+
+stage 2/7 "fetch: benchmark data and released generations"
+$py -m distalign.data fetch ${DISTALIGN_DATA_SOURCE:+--source "$DISTALIGN_DATA_SOURCE"}
+
+stage 3/7 "generate: $MODELS (LIMIT=$LIMIT per dataset)"
+if [ "${SKIP_GENERATE:-0}" = 1 ]; then
+  echo "skipped (SKIP_GENERATE=1)"
+else
+  runnable=()
+  for m in $MODELS; do
+    case "$m" in
+      openai/*|gpt-*) [ -n "${OPENAI_API_KEY:-}${OPENAI_BASE_URL:-}" ] || { echo "skip $m: OPENAI_API_KEY is not set"; continue; } ;;
+      anthropic/*|anthropic_*) [ -n "${ANTHROPIC_API_KEY:-}" ] || { echo "skip $m: ANTHROPIC_API_KEY is not set"; continue; } ;;
+    esac
+    runnable+=("$m")
+  done
+  limit_args=(); [ "$LIMIT" != 0 ] && limit_args=(--limit "$LIMIT")
+  for dataset in $DATASETS; do
+    tasks=$TASKS; [ "$dataset" = globalvalues ] && tasks=${TASKS//0/}
+    [ ${#runnable[@]} -gt 0 ] || break
+    $py lm_steering.py --dataset "$dataset" --task $tasks --models "${runnable[@]}" \
+      --output_type $OUTPUT_TYPES --results_dir "$RESULTS_DIR" --seed "$SEED" \
+      --concurrency "$CONCURRENCY" "${limit_args[@]}"
+  done
+fi
+
+stage 4/7 "calibrate: temperature scaling ($MODE)"
+$py temperature_scaling.py --results_dir "$RESULTS_DIR" --mode "$MODE" --seed "$SEED"
+
+stage 5/7 "evaluate: leaderboards ($MODE mode)"
+$py lm_steering_eval.py --results_dir "$RESULTS_DIR" --data_dir . --output_dir "$RESULTS_DIR" \
+  --mode "$MODE" --seed "$SEED" --n_bootstrap "$N_BOOTSTRAP" --quiet
+
+stage 6/7 "figures"
+$py -m distalign.figures --results_dir "$RESULTS_DIR" --out "$RESULTS_DIR/figures"
+
+stage 7/7 "report: $RESULTS_DIR/leaderboard.md"
+cat "$RESULTS_DIR/leaderboard.md"
+printf '\nDone in %ds. Figures: %s/figures/\n' $((SECONDS - started)) "$RESULTS_DIR"
