@@ -1,0 +1,67 @@
+"""Stage 2 of the pipeline: temperature-scale ``model_logprobs`` into ``rescaled_model_logprobs`` (SPEC §6).
+
+    python temperature_scaling.py --results_dir results --mode fixed   # cross-fitted, NaN-safe (default)
+    python temperature_scaling.py --results_dir results --mode paper   # the original fit, artefacts included
+
+Writes ``<out_dir>/<dataset>/rescaled_model_logprobs/<model>/<task>/...`` (the layout of ``model_logprobs``)
+and the fitted temperatures to ``<out_dir>/temperature_scaling_<mode>.csv``. The logic lives in
+:mod:`distalign.calibration`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from distalign.calibration import ALL_FOLDS, MODES, Fit, calibrate
+from distalign.files import DataError
+from distalign.names import DATASETS
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--results_dir", default="results", help="results root holding model_logprobs (default: results)")
+    p.add_argument("--out_dir", help="where rescaled_model_logprobs and the CSV go (default: --results_dir)")
+    p.add_argument("--data_dir", default=".", help="data root: opinions_qa/, nytimes/, Global_Values/ (default: .)")
+    p.add_argument("--models", nargs="+", help="model folders (default: every model with model_logprobs results)")
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    p.add_argument("--mode", default="fixed", choices=MODES,
+                   help="fixed: cross-fitted NaN-safe log-space fit; paper: the original transductive fit")
+    p.add_argument("--folds", type=int, default=5, help="cross-fitting folds over questions (fixed mode; 1 = none)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    return p.parse_args(argv)
+
+
+def summary(fits: Sequence[Fit]) -> str:
+    """One line per pool: pooled T, and the range of the fold temperatures when cross-fitted."""
+    lines = [f"{'model':<28}{'dataset':<14}{'task':<17}{'T (all)':>9}  folds T range      held-out TV  all-zero rows"]
+    for fit in (f for f in fits if f.fold == ALL_FOLDS):
+        folds = [f for f in fits if (f.model, f.dataset, f.task) == (fit.model, fit.dataset, fit.task)
+                 and f.fold != ALL_FOLDS]
+        spread = f"{min(f.temperature for f in folds):7.3f}-{max(f.temperature for f in folds):<7.3f}" if folds else ""
+        held = "" if fit.heldout_tv != fit.heldout_tv else f"{fit.heldout_tv:.4f}"
+        lines.append(f"{fit.model:<28}{fit.dataset:<14}{fit.task:<17}{fit.temperature:9.4f}  {spread:<18} "
+                     f"{held:>11}  {fit.n_all_zero or ''}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    args = parse_args(argv)
+    try:
+        fits = calibrate(args.results_dir, args.out_dir, args.data_dir, args.models, args.datasets, args.mode,
+                         args.folds, args.seed)
+    except (DataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    if not fits:
+        print(f"no model_logprobs results under {args.results_dir}; nothing to scale", file=sys.stderr)
+        return 0
+    print(summary(fits))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
