@@ -4,10 +4,15 @@ An expression method (``--output_type``) knows three things: whether a backend c
 before a run; an unsupported pair becomes an "n/a: <reason>" row), which requests to send for one prompt,
 and how to turn the completions into a :class:`~distalign.types.Parsed` distribution (pure parsers of
 :mod:`distalign.parsers`).
+
+Capability rules shared by all methods (:func:`temperature_for`, :func:`seed_for`): a backend that rejects a
+``temperature`` parameter is not unsupported; its requests send ``temperature=None`` (the backend default)
+instead. A backend without sampling seeds gets ``seed=None``. Every request carries :func:`request_meta`.
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -47,9 +52,58 @@ class ExpressionMethod(ABC):
         """Why a backend with ``caps`` cannot run this method (``None`` when it can)."""
 
     @abstractmethod
-    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig) -> list[Request]:
-        """The requests for one prompt (several for independent samples)."""
+    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
+                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+        """The requests for one prompt (several for independent samples).
+
+        Args:
+            item: the cell asked about (its letters, options, truth for ``meta``).
+            messages: the prompt (:func:`distalign.steering.build_messages`).
+            cfg: the run's sampling settings.
+            caps: the backend's capabilities; ``None`` sends ``cfg`` as it is.
+            task: the task folder, recorded in ``meta`` when given.
+        """
 
     @abstractmethod
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         """The distribution over ``item.letters`` from the completions of :meth:`requests`, in order."""
+
+
+def temperature_for(cfg: MethodConfig, caps: Capabilities | None) -> float | None:
+    """The temperature to send: ``None`` when the backend rejects the parameter.
+
+    >>> temperature_for(MethodConfig(temperature=1.0), Capabilities(temperature=False)) is None
+    True
+    """
+    return None if caps is not None and not caps.temperature else cfg.temperature
+
+
+def seed_for(cfg: MethodConfig, caps: Capabilities | None, offset: int = 0) -> int | None:
+    """The sampling seed to send (``cfg.seed + offset``): ``None`` when unset or not accepted.
+
+    >>> seed_for(MethodConfig(seed=7), None, 2), seed_for(MethodConfig(seed=7), Capabilities(seed=False))
+    (9, None)
+    """
+    if cfg.seed is None or (caps is not None and not caps.seed):
+        return None
+    return cfg.seed + offset
+
+
+def request_meta(item: SurveyItem, output_type: str, task: str = "") -> tuple[tuple[str, str], ...]:
+    """Bookkeeping of a request (never sent): the cell, and the truth as a JSON list when there is one.
+
+    >>> dict(request_meta(SurveyItem("nytimes", "B", "B", ("x",), "SEX", "Male", "Male"), "sequence"))["qid"]
+    'B'
+    """
+    meta = [("dataset", item.dataset), ("qid", item.qid), ("group", item.group),
+            ("demographic", item.demographic), ("output_type", output_type)]
+    if task:
+        meta.append(("task", task))
+    if item.truth is not None:
+        meta.append(("truth", json.dumps(list(item.truth.probs))))
+    return tuple(meta)
+
+
+def count_problem(completions: list[Completion], n: int = 1) -> str:
+    """Why ``completions`` is not ``n`` completions long ("" when it is)."""
+    return "" if len(completions) == n else f"expected {n} completion{'s' * (n != 1)}, got {len(completions)}"

@@ -1,0 +1,36 @@
+"""Expression-method registry: ``--output_type`` name -> method (SPEC §3; issue #4).
+
+>>> sorted(METHODS)
+['express_distribution', 'independent_samples', 'model_logprobs', 'option_likelihood', 'sequence']
+>>> get_method("sequence").output_type
+'sequence'
+>>> get_method("logits")
+Traceback (most recent call last):
+...
+ValueError: unknown output type 'logits'; valid: express_distribution, independent_samples, model_logprobs, \
+option_likelihood, sequence
+
+``rescaled_model_logprobs`` is not generated: it is derived from ``model_logprobs`` by temperature scaling.
+"""
+
+from __future__ import annotations
+
+from distalign.expression.base import ExpressionMethod, MethodConfig
+from distalign.expression.logprobs import Logprobs
+from distalign.expression.option_likelihood import OptionLikelihood
+from distalign.expression.samples import Samples
+from distalign.expression.sequence import Sequence
+from distalign.expression.verbalize import Verbalize
+
+__all__ = ["METHODS", "ExpressionMethod", "MethodConfig", "get_method"]
+
+METHODS: dict[str, ExpressionMethod] = {
+    m.output_type: m for m in (Logprobs(), Sequence(), Verbalize(), Samples(), OptionLikelihood())
+}
+
+
+def get_method(output_type: str) -> ExpressionMethod:
+    """The expression method of an ``--output_type`` name."""
+    if output_type not in METHODS:
+        raise ValueError(f"unknown output type {output_type!r}; valid: {', '.join(sorted(METHODS))}")
+    return METHODS[output_type]
