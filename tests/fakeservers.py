@@ -1,0 +1,367 @@
+"""Loopback fake OpenAI and Anthropic HTTP servers for tests and benchmarks (issue #5).
+
+Real HTTP on 127.0.0.1 (stdlib ``http.server`` in a daemon thread), driven through the official SDKs by
+pointing their ``base_url`` here. Each server counts requests per path, keeps the request bodies and
+headers, and can be told to misbehave for the next requests::
+
+    with FakeOpenAI(latency=0.01) as srv:
+        srv.fail_next("429", "500")          # the next two chat calls fail, then success again
+        client = AsyncOpenAI(base_url=srv.url + "/v1", api_key="sk-test", max_retries=0)
+
+Faults (one per request, in order): ``"429"`` (with ``Retry-After: retry_after``), ``"500"``, ``"503"``,
+``"529"``, ``"400"``, ``"401"`` (echoes the bearer key in the message, as some servers do), ``"404"``,
+``"hang"`` (no answer for ``hang_s``), ``"close"`` (connection dropped without a response),
+``"malformed"`` (200 with a broken JSON body), ``"empty"`` (200 with no choices / no content).
+
+Replies come from ``responder(prompt, body) -> str``; the default recognises the benchmark's three
+prompt styles (verbalized JSON, 30-letter sequence, single letter). Log-probs come from ``top`` (a list of
+``(token, logprob)`` alternatives at every position; ``logprobs = False`` drops them, like a server without
+the feature). Both servers implement the minimal batch endpoints
+(OpenAI files + batches; Anthropic message batches); a batch ends after ``batch_polls`` status reads, and
+custom ids in ``batch_fail_ids`` come back as errored items.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import json
+import math
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_TOP = [(" A", math.log(0.6)), (" B", math.log(0.25)), ("C", math.log(0.1)), ("Sure", math.log(0.05))]
+SEQUENCE = "A B A C A B A A C B A A B C A A B A C A B A A C B A A B C A"
+
+
+def default_responder(prompt: str, body: dict[str, Any]) -> str:
+    """A plausible answer for the benchmark's prompt styles."""
+    low = prompt.lower()
+    if "dictionary" in low or "json" in low:
+        return "{'A': '50%', 'B': '30%', 'C': '20%'}"
+    if "30" in low:
+        return SEQUENCE
+    return "A"
+
+
+def _prompt_of(body: dict[str, Any]) -> str:
+    messages = body.get("messages") or []
+    parts = [m.get("content") if isinstance(m.get("content"), str) else json.dumps(m.get("content"))
+             for m in messages]
+    return "\n".join(str(p) for p in parts)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out at once (no 40 ms delayed-ACK stalls)
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        pass
+
+    def _read(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self.server.fake._dispatch(self, "GET", b"")
+
+    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+        self.server.fake._dispatch(self, "POST", self._read())
+
+    def send(self, status: int, payload: Any, headers: dict[str, str] | None = None, raw: bytes | None = None,
+             content_type: str = "application/json") -> None:
+        data = raw if raw is not None else json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    fake: FakeServer
+
+
+class FakeServer:
+    """Common machinery: thread, counters, fault queue; subclasses route the API paths."""
+
+    error_body: Callable[[int, str], dict[str, Any]]
+
+    def __init__(self, latency: float = 0.0, retry_after: float = 0.05, hang_s: float = 5.0,
+                 responder: Callable[[str, dict[str, Any]], str] = default_responder,
+                 top: list[tuple[str, float]] | None = None, batch_polls: int = 1) -> None:
+        self.latency, self.retry_after, self.hang_s = latency, retry_after, hang_s
+        self.responder, self.top = responder, list(top or DEFAULT_TOP)
+        self.batch_polls = batch_polls
+        self.logprobs = True  # False: ignore logprobs requests, like a server without the feature
+        self.batch_fail_ids: set[str] = set()
+        self.counts: Counter[str] = Counter()
+        self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.faults: list[str] = []
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._httpd: _Server | None = None
+        self._ids = 0
+
+    # --- life cycle -------------------------------------------------------------------------------------------
+    def start(self) -> FakeServer:
+        self._httpd = _Server(("127.0.0.1", 0), _Handler)
+        self._httpd.fake = self
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:<port>`` (append ``/v1`` for the OpenAI SDK)."""
+        assert self._httpd is not None, "server not started"
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def fail_next(self, *faults: str) -> None:
+        """Make the next ``len(faults)`` calls of the main endpoint misbehave, in order."""
+        with self._lock:
+            self.faults.extend(faults)
+
+    def new_id(self, prefix: str) -> str:
+        with self._lock:
+            self._ids += 1
+            return f"{prefix}_{self._ids:06d}"
+
+    @property
+    def calls(self) -> int:
+        """Requests to the main endpoint (chat completions / messages)."""
+        return self.counts[self.main_path]
+
+    main_path = ""
+
+    # --- dispatch ---------------------------------------------------------------------------------------------
+    def _dispatch(self, h: _Handler, method: str, raw: bytes) -> None:
+        path = h.path.split("?")[0]
+        with self._lock:
+            self.counts[path] += 1
+            self.headers.append({k.lower(): v for k, v in h.headers.items()})
+        if self.latency:
+            time.sleep(self.latency)
+        if path == self.main_path and method == "POST":
+            fault = self._pop_fault()
+            if fault and self._fault(h, fault):
+                return
+            body = json.loads(raw or b"{}")
+            with self._lock:
+                self.bodies.append(body)
+            h.send(200, self.answer(body, empty=fault == "empty"))
+            return
+        self.route(h, method, path, raw)
+
+    def _pop_fault(self) -> str:
+        with self._lock:
+            return self.faults.pop(0) if self.faults else ""
+
+    def _fault(self, h: _Handler, fault: str) -> bool:
+        """Apply a fault; ``False`` when the request should still be answered (``empty``)."""
+        if fault == "empty":
+            return False
+        if fault == "hang":
+            time.sleep(self.hang_s)
+            h.close_connection = True
+            return True
+        if fault == "close":
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+            return True
+        if fault == "malformed":
+            h.send(200, None, raw=b'{"id": "x", "choices": [ {"message": ')
+            return True
+        status = int(fault)
+        headers = {"Retry-After": f"{self.retry_after:g}"} if status == 429 else {}
+        key = h.headers.get("Authorization", "").removeprefix("Bearer ") or h.headers.get("x-api-key", "")
+        message = f"Incorrect API key provided: {key}" if status == 401 else f"fake failure {status}"
+        h.send(status, self.error_body(status, message), headers=headers)
+        return True
+
+    def route(self, h: _Handler, method: str, path: str, raw: bytes) -> None:
+        h.send(404, self.error_body(404, f"no route {method} {path}"))
+
+    def answer(self, body: dict[str, Any], empty: bool = False) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _batch_tick(self, batch_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            batch = self.batches.get(batch_id)
+            if batch is not None:
+                batch["_polls"] += 1
+        return batch
+
+
+class FakeOpenAI(FakeServer):
+    """``/v1/chat/completions`` plus ``/v1/files`` and ``/v1/batches``."""
+
+    main_path = "/v1/chat/completions"
+
+    @staticmethod
+    def error_body(status: int, message: str) -> dict[str, Any]:
+        kinds = {429: "rate_limit_exceeded", 401: "invalid_api_key", 400: "invalid_request_error"}
+        return {"error": {"message": message, "type": kinds.get(status, "server_error"), "param": None,
+                          "code": kinds.get(status)}}
+
+    def answer(self, body: dict[str, Any], empty: bool = False) -> dict[str, Any]:
+        text = self.responder(_prompt_of(body), body)
+        tokens = [t for t in text.replace(" ", "\x00 ").split("\x00") if t] or [""]
+        choice: dict[str, Any] = {"index": 0, "finish_reason": "stop", "logprobs": None,
+                                  "message": {"role": "assistant", "content": text, "refusal": None}}
+        if body.get("logprobs") and self.logprobs:
+            k = int(body.get("top_logprobs") or 0)
+            alts = [{"token": t, "logprob": lp, "bytes": None} for t, lp in self.top[:k]]
+            choice["logprobs"] = {"content": [{"token": t, "logprob": -0.5, "bytes": None, "top_logprobs": alts}
+                                              for t in tokens], "refusal": None}
+        return {"id": self.new_id("chatcmpl"), "object": "chat.completion", "created": int(time.time()),
+                "model": body.get("model", "fake"), "system_fingerprint": "fp_fake",
+                "choices": [] if empty else [choice],
+                "usage": {"prompt_tokens": len(_prompt_of(body).split()), "completion_tokens": len(tokens),
+                          "total_tokens": len(_prompt_of(body).split()) + len(tokens)}}
+
+    def route(self, h: _Handler, method: str, path: str, raw: bytes) -> None:
+        parts = path.strip("/").split("/")
+        if method == "POST" and path == "/v1/files":
+            fid = self.new_id("file")
+            self.files[fid] = _multipart_file(h.headers.get("Content-Type", ""), raw)
+            h.send(200, {"id": fid, "object": "file", "bytes": len(self.files[fid]), "created_at": 0,
+                         "filename": "batch.jsonl", "purpose": "batch", "status": "processed"})
+        elif method == "GET" and len(parts) == 4 and parts[1] == "files" and parts[3] == "content":
+            h.send(200, None, raw=self.files.get(parts[2], b""), content_type="application/octet-stream")
+        elif method == "POST" and path == "/v1/batches":
+            h.send(200, self._create_batch(json.loads(raw)))
+        elif method == "GET" and len(parts) == 3 and parts[1] == "batches":
+            batch = self._batch_tick(parts[2])
+            h.send(200, self._batch_view(batch)) if batch else h.send(404, self.error_body(404, "no batch"))
+        else:
+            super().route(h, method, path, raw)
+
+    def _create_batch(self, req: dict[str, Any]) -> dict[str, Any]:
+        bid = self.new_id("batch")
+        lines = [json.loads(x) for x in self.files[req["input_file_id"]].decode().splitlines() if x.strip()]
+        batch = {"id": bid, "object": "batch", "endpoint": req["endpoint"], "input_file_id": req["input_file_id"],
+                 "completion_window": req["completion_window"], "created_at": int(time.time()), "_polls": 0,
+                 "_lines": lines}
+        with self._lock:
+            self.batches[bid] = batch
+        return self._batch_view(batch)
+
+    def _batch_view(self, batch: dict[str, Any]) -> dict[str, Any]:
+        view = {k: v for k, v in batch.items() if not k.startswith("_")}
+        n = len(batch["_lines"])
+        if batch["_polls"] < self.batch_polls:
+            return {**view, "status": "in_progress", "request_counts": {"total": n, "completed": 0, "failed": 0}}
+        if "output_file_id" not in batch:
+            self._finish_batch(batch)
+        return {**{k: v for k, v in batch.items() if not k.startswith("_")}, "status": "completed"}
+
+    def _finish_batch(self, batch: dict[str, Any]) -> None:
+        ok, bad = [], []
+        for line in batch["_lines"]:
+            cid = line["custom_id"]
+            if cid in self.batch_fail_ids:
+                bad.append({"id": self.new_id("req"), "custom_id": cid, "response": None,
+                            "error": {"code": "server_error", "message": "fake item failure"}})
+            else:
+                ok.append({"id": self.new_id("req"), "custom_id": cid, "error": None,
+                           "response": {"status_code": 200, "request_id": "r", "body": self.answer(line["body"])}})
+        for key, rows in (("output_file_id", ok), ("error_file_id", bad)):
+            fid = self.new_id("file")
+            self.files[fid] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+            batch[key] = fid
+        batch["request_counts"] = {"total": len(ok) + len(bad), "completed": len(ok), "failed": len(bad)}
+
+
+class FakeAnthropic(FakeServer):
+    """``/v1/messages`` plus ``/v1/messages/batches``."""
+
+    main_path = "/v1/messages"
+
+    @staticmethod
+    def error_body(status: int, message: str) -> dict[str, Any]:
+        kinds = {429: "rate_limit_error", 401: "authentication_error", 400: "invalid_request_error",
+                 404: "not_found_error", 529: "overloaded_error"}
+        return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
+
+    def answer(self, body: dict[str, Any], empty: bool = False) -> dict[str, Any]:
+        prompt = "\n".join(filter(None, [str(body.get("system") or ""), _prompt_of(body)]))
+        text = self.responder(prompt, body)
+        return {"id": self.new_id("msg"), "type": "message", "role": "assistant", "model": body.get("model", "fake"),
+                "content": [] if empty else [{"type": "text", "text": text, "citations": None}],
+                "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": len(prompt.split()), "output_tokens": len(text.split())}}
+
+    def route(self, h: _Handler, method: str, path: str, raw: bytes) -> None:
+        parts = path.strip("/").split("/")
+        if method == "POST" and path == "/v1/messages/batches":
+            h.send(200, self._create_batch(json.loads(raw)))
+        elif method == "GET" and len(parts) == 4 and parts[2] == "batches":
+            batch = self._batch_tick(parts[3])
+            h.send(200, self._batch_view(batch)) if batch else h.send(404, self.error_body(404, "no batch"))
+        elif method == "GET" and len(parts) == 5 and parts[4] == "results":
+            h.send(200, None, raw=self._results(parts[3]), content_type="application/binary")
+        else:
+            super().route(h, method, path, raw)
+
+    def _create_batch(self, req: dict[str, Any]) -> dict[str, Any]:
+        bid = self.new_id("msgbatch")
+        batch = {"id": bid, "_polls": 0, "_requests": req["requests"]}
+        with self._lock:
+            self.batches[bid] = batch
+        return self._batch_view(batch)
+
+    def _batch_view(self, batch: dict[str, Any]) -> dict[str, Any]:
+        n = len(batch["_requests"])
+        ended = batch["_polls"] >= self.batch_polls
+        failed = sum(r["custom_id"] in self.batch_fail_ids for r in batch["_requests"]) if ended else 0
+        counts = {"processing": 0 if ended else n, "succeeded": n - failed if ended else 0, "errored": failed,
+                  "canceled": 0, "expired": 0}
+        return {"id": batch["id"], "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
+                "request_counts": counts, "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z",
+                "ended_at": "2026-01-01T01:00:00Z" if ended else None, "archived_at": None, "cancel_initiated_at": None,
+                "results_url": f"{self.url}/v1/messages/batches/{batch['id']}/results" if ended else None}
+
+    def _results(self, batch_id: str) -> bytes:
+        rows = []
+        for r in self.batches[batch_id]["_requests"]:
+            if r["custom_id"] in self.batch_fail_ids:
+                err = {"type": "error", "error": {"type": "invalid_request_error", "message": "fake item failure"}}
+                rows.append({"custom_id": r["custom_id"], "result": {"type": "errored", "error": err}})
+            else:
+                rows.append({"custom_id": r["custom_id"],
+                             "result": {"type": "succeeded", "message": self.answer(r["params"])}})
+        return "".join(json.dumps(x) + "\n" for x in rows).encode()
+
+
+def _multipart_file(content_type: str, raw: bytes) -> bytes:
+    """The ``file`` part of a multipart/form-data upload."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    for part in msg.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            payload = part.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else b""
+    return b""
