@@ -1,0 +1,92 @@
+"""Evaluation stage: result files -> per-question TV rows, simulated and human rows (SPEC §7; issue #3).
+
+:func:`evaluate` reads every result file under ``results_dir`` once (:func:`distalign.results.scan`: every
+model, method, task and group found there, no hard-coded list), scores it with the semantics of ``mode``
+and returns an :class:`Evaluation`; :mod:`distalign.leaderboards` turns that into the CSVs and
+``leaderboard.md``. Two modes, one interface (:class:`~distalign.evaluation.base.Semantics`):
+
+* ``paper`` (:mod:`~distalign.evaluation.paper`): the original release's semantics, quirks included;
+* ``fixed`` (:mod:`~distalign.evaluation.fixed`, the default): the score-affecting defects corrected.
+
+Files of demographics the dataset does not evaluate (OQA RACE Asian/Hispanic, CREGION, EDUCATION, INCOME)
+are skipped and counted; an unreadable file is counted and reported (``strict=True`` raises instead).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from distalign.evaluation.base import Context, Semantics
+from distalign.evaluation.fixed import FixedSemantics
+from distalign.evaluation.paper import PaperSemantics
+from distalign.evaluation.tally import SKIP, Tally
+from distalign.files import DataError
+from distalign.names import steering_of
+from distalign.results import ResultKey, read_results, scan, scan_na
+from distalign.types import TVRow
+
+__all__ = ["MODES", "Evaluation", "evaluate"]
+
+MODES: dict[str, type[Semantics]] = {"paper": PaperSemantics, "fixed": FixedSemantics}
+
+
+@dataclass
+class Evaluation:
+    """Everything the leaderboards need.
+
+    Attributes:
+        mode: ``paper`` or ``fixed``.
+        seed: the run's seed.
+        rows: model rows (scan order), then simulated rows, then human rows.
+        na: (dataset, output_type, model, reason) of every "n/a" marker.
+        tally: counted skips and checks.
+    """
+
+    mode: str
+    seed: int
+    rows: list[TVRow]
+    na: list[tuple[str, str, str, str]]
+    tally: Tally
+
+
+def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed", seed: int = 0,
+             human: bool = True, strict: bool = False) -> Evaluation:
+    """Evaluate every result file under ``results_dir`` against the data under ``data_dir``."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    ctx = Context(Path(data_dir), seed)
+    semantics = MODES[mode](ctx)
+    rows: list[TVRow] = []
+    for key, path in scan(results_dir):
+        rows += _file_rows(semantics, key, path, strict)
+    rows = semantics.finish(rows) + semantics.simulated_rows()
+    if human:
+        from distalign.human import human_rows
+
+        rows += human_rows(mode, Path(results_dir), Path(data_dir), ctx)
+    return Evaluation(mode, seed, rows, list(scan_na(results_dir)), ctx.tally)
+
+
+def _file_rows(semantics: Semantics, key: ResultKey, path: Path, strict: bool) -> list[TVRow]:
+    tally = semantics.ctx.tally
+    try:
+        steering = steering_of(key.task)
+    except ValueError:
+        tally.add(SKIP, key, "not a task folder")
+        return []
+    if steering != "none" and (key.group, key.demographic) not in semantics.ctx.evaluated(key.dataset):
+        tally.add(SKIP, key, "file of a demographic that is not evaluated")
+        return []
+    try:
+        records = read_results(path)
+    except DataError as e:
+        if strict:
+            raise
+        print(f"warning: skipped unreadable result file: {e}", file=sys.stderr)
+        tally.add(SKIP, key, "unreadable result file")
+        return []
+    if steering == "none":
+        return semantics.task0_rows(key, records)
+    return semantics.file_rows(key, records)
