@@ -50,8 +50,8 @@ def sampling_floor(q: Sequence[float], rng: np.random.Generator, n_draws: int = 
 def uniform_tv(q: Sequence[float], k: int | None = None) -> float:
     """TV of the uniform distribution over ``k`` options (default: ``len(q)``) to ``q``.
 
-    >>> uniform_tv([0.5, 0.5, 0.0])
-    0.16666666666666669
+    >>> round(uniform_tv([0.5, 0.5, 0.0]), 6)  # ½(|⅓−½|·2 + ⅓)
+    0.333333
     """
     k = len(q) if k is None else k
     return tv_or_nan([1.0 / k] * k, q)
