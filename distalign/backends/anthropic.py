@@ -19,6 +19,7 @@ Stop sequences are applied client-side too, because the API refuses whitespace-o
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -73,11 +74,14 @@ class AnthropicBackend(Backend):
         caps = apply_rules(model, BASE_CAPS, ANTHROPIC_RULES)
         self.capabilities = Capabilities(**{**caps.__dict__, **capability_overrides(self.extra)})
         self._client: anthropic.AsyncAnthropic | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def client(self) -> anthropic.AsyncAnthropic:
         """The SDK client, created on first use (so capabilities can be read without a key)."""
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:  # an SDK client is bound to its event loop
+            self._loop = loop
             env = self.extra.get("api_key_env", "ANTHROPIC_API_KEY")
             key = os.environ.get(env, "") or ("EMPTY" if self.base_url else "")
             if not key:
@@ -133,9 +137,9 @@ class AnthropicBackend(Backend):
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        if self._client is not None:
+        if self._client is not None and self._loop is asyncio.get_running_loop():
             await self._client.close()
-            self._client = None
+        self._client = None
 
     # --- Message Batches (distalign/batch.py drives these) -----------------------------------------------------
     def batch_line(self, request: Request, custom_id: str) -> dict[str, Any]:

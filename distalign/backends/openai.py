@@ -15,6 +15,7 @@ reasoning allowance, and their stop sequences are applied client-side.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -106,6 +107,7 @@ class OpenAIBackend(Backend):
         self.reasoning_tokens = int(self.extra.get("reasoning_tokens", "2048"))
         self.capabilities = self._capabilities()
         self._client: openai.AsyncOpenAI | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _flag(self, key: str, default: bool) -> bool:
         value = self.extra.get(key)
@@ -142,7 +144,9 @@ class OpenAIBackend(Backend):
     @property
     def client(self) -> openai.AsyncOpenAI:
         """The SDK client, created on first use (so capabilities can be read without a key)."""
-        if self._client is None:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:  # an SDK client is bound to its event loop
+            self._loop = loop
             self._client = openai.AsyncOpenAI(api_key=self._api_key(), base_url=self._raw_url,
                                               timeout=self.options.timeout, max_retries=0)
         return self._client
@@ -222,9 +226,9 @@ class OpenAIBackend(Backend):
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
-        if self._client is not None:
+        if self._client is not None and self._loop is asyncio.get_running_loop():
             await self._client.close()
-            self._client = None
+        self._client = None
 
     # --- OpenAI Batch API (distalign/batch.py drives these) ---------------------------------------------------
     batch_max_requests = BATCH_MAX_REQUESTS
