@@ -12,9 +12,11 @@ Four methods, keyed by the internal names of :data:`distalign.names.TASK_STEERIN
 Few-shot examples follow the *intended* rule of SPEC §4.3 (the original's selection was broken, §11.1.9);
 see :func:`select_easy_hard` and :func:`select_easy`. Example answers are drawn from a numpy Generator
 seeded by a stable hash of (seed, dataset, question, group, demographic, output type, task), so a prompt
-never depends on the order in which cells are processed (§11.1.17). Ablations: ``ficticious_group``
-(group names -> Foo/Bar/Baz..., §4.4) and ``shuffled_labels`` (context lines list the options in a seeded
-random order).
+never depends on the order in which cells are processed (§11.1.17). ``independent_samples`` hashes as
+``model_logprobs``: both see the very same prompt and differ only in how the answer is read.
+
+Ablations: ``ficticious_group`` (group names -> Foo/Bar/Baz..., §4.4) and ``shuffled_labels`` (context
+lines list the options in a seeded random order).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from distalign.names import TASK3_TYPES, steering_of
 from distalign.prompts import (
     SEPARATOR,
     SYSTEM_PROMPT,
+    TEMPLATE_DIRS,
     Audience,
     NotPromptable,
     assemble,
@@ -129,7 +132,8 @@ def prompt_rng(cfg: SteeringConfig, item: SurveyItem, output_type: str, purpose:
     ...     prompt_rng(cfg, it, "sequence", "answers").integers(1000))
     True
     """
-    key = [cfg.seed, item.dataset, item.qid, item.group, item.demographic, output_type, cfg.task, purpose]
+    shared = TEMPLATE_DIRS.get(output_type, output_type)  # independent_samples sees the model_logprobs prompt
+    key = [cfg.seed, item.dataset, item.qid, item.group, item.demographic, shared, cfg.task, purpose]
     digest = hashlib.sha256(json.dumps(key, ensure_ascii=False).encode("utf-8")).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "big"))
 

@@ -78,8 +78,8 @@ def test_prompt_shape(dataset: str, task: str, output_type: str) -> None:
         assert "group" not in user.content.split("Format of each example")[0]
 
 
-def test_samples_prompt_equals_logprobs_prompt_without_fewshot() -> None:
-    for task in ("task0", "task1", "task2"):
+def test_samples_prompt_equals_logprobs_prompt() -> None:
+    for task in TASKS:
         assert messages_for("opinionqa", task, "independent_samples") == messages_for("opinionqa", task,
                                                                                        "model_logprobs")
 
