@@ -42,6 +42,8 @@ TEMPLATE_DIRS = {"independent_samples": "model_logprobs"}  # output types that r
 NO_TEMPLATE = frozenset({"option_likelihood"})
 SINGLE_ANSWER = frozenset({"model_logprobs", "independent_samples"})
 NYT_QUESTION = "Based on the information above, how likely {who} to read this book?"
+CONTEXT_LEAD = {"": "When this question was asked in a survey",
+                "nytimes": "Asked in a survey how likely they were to read this book"}
 
 
 class NotPromptable(ValueError):
@@ -179,7 +181,8 @@ def context_line(item: SurveyItem, members: str, order: Sequence[int] | None = N
     idx = list(range(len(pct)) if order is None else order)
     parts = [f'{pct[i]}% chose "{item.options[i].strip()}"' for i in idx]
     parts[0] = parts[0].replace("% chose", f"% of {members} chose", 1)
-    return f"Context: When this question was asked in a survey, {join_and(parts)}."
+    lead = CONTEXT_LEAD.get(item.dataset, CONTEXT_LEAD[""])
+    return f"Context: {lead}, {join_and(parts)}."
 
 
 # ---- answers in each output format --------------------------------------------------------------------
