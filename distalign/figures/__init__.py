@@ -1,0 +1,13 @@
+"""The paper's figures as pure functions, and their builders (SPEC §8; issue #6).
+
+    python -m distalign.figures --results_dir results --out results/figures
+
+Three layers: :mod:`~distalign.figures.data` turns the evaluation CSVs and result files into tidy tables,
+:mod:`~distalign.figures.plots` draws a table into a matplotlib Figure (no I/O, no randomness), and
+:mod:`~distalign.figures.build` names each figure and wires the two (``FIGURES``). ``analysis/figures.ipynb``
+calls :func:`build` once per figure. A missing input skips that figure with a note.
+"""
+
+from distalign.figures.build import FIGURES, build, build_all, save
+
+__all__ = ["FIGURES", "build", "build_all", "save"]
