@@ -13,6 +13,7 @@ engine), else guessed from the request. Options in ``BackendOptions.extra`` (``-
 latency and failures:
 
 * ``latency_ms``: sleep this long per call;
+* ``jitter_ms``: plus up to this long, drawn per request (completions then finish out of order);
 * ``fail_rate``: probability that a call raises a :class:`TransientError` (seeded by ``seed``);
 * ``fail_first``: every request fails transiently on its first N calls;
 * ``fail_always``: ``1`` makes every call fail permanently (:class:`BackendError`);
@@ -72,6 +73,7 @@ class FakeBackend(Backend):
         self.name = f"fake/{model}"
         extra = dict(options.extra)
         self.latency = float(extra.get("latency_ms", 0)) / 1000
+        self.jitter = float(extra.get("jitter_ms", 0)) / 1000
         self.fail_rate = float(extra.get("fail_rate", 0))
         self.fail_first = int(extra.get("fail_first", 0))
         self.fail_always = extra.get("fail_always", "0") == "1"
@@ -85,8 +87,8 @@ class FakeBackend(Backend):
         key = request_key(self.name, request)
         self._calls[key] += 1
         self._log_call(key, request)
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if self.latency or self.jitter:
+            await asyncio.sleep(self.latency + self.jitter * (int(key[-8:], 16) / 0xFFFFFFFF))
         if self.fail_always:
             raise BackendError("injected permanent failure")
         if self._calls[key] <= self.fail_first or (self.fail_rate and self._rng.random() < self.fail_rate):

@@ -1,0 +1,98 @@
+"""Generate model opinion distributions (SPEC §1 stage 1): the original CLI, backed by :mod:`distalign.generate`.
+
+Example (no API key, instant)::
+
+    python lm_steering.py --dataset opinionqa --task 1 3 --models fake/oracle --output_type model_logprobs --limit 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from distalign.backends import BackendError, BackendOptions
+from distalign.cache import CacheError
+from distalign.generate import PAPER_GENERATED, RunConfig, dry_run, format_dry_run, key_values, run
+from distalign.names import DATASETS, GENERATED_OUTPUT_TYPES, TASK3_TYPES, TASK_STEERING
+from distalign.runlog import scrub
+
+REPO = Path(__file__).resolve().parent
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (original flags kept; several datasets/output types allowed)."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    a = p.add_argument
+    a("--dataset", nargs="+", choices=DATASETS, default=["opinionqa"])
+    a("--task", nargs="+", type=int, choices=sorted(TASK_STEERING), default=[1], help="0 none, 1 persona, 3 few-shot")
+    a("--task3_type", choices=TASK3_TYPES, default="easy_hard")
+    a("--demographic_groups", nargs="+", default=None, help="default: the paper's (POLPARTY SEX RACE / 0 1 2)")
+    a("--all_demographics", action="store_true", help="every demographic of the groups, not only the paper's")
+    a("--models", nargs="+", required=True, help="provider/model names or paper keys (gpt-4, anthropic_opus, ...)")
+    a("--output_type", nargs="+", choices=GENERATED_OUTPUT_TYPES, default=list(PAPER_GENERATED))
+    a("--results_dir", type=Path, default=Path("results"))
+    a("--data_dir", type=Path, default=REPO)
+    a("--prompts_dir", type=Path, default=REPO / "inputs")
+    a("--limit", type=int, default=None, help="only the first N questions of each dataset (smoke runs)")
+    a("--seed", type=int, default=0)
+    a("--concurrency", type=int, default=8, help="requests in flight per model")
+    a("--max_retries", type=int, default=5, help="retries of a transient error (429, 5xx, timeout)")
+    a("--timeout", type=float, default=120.0, help="seconds per request attempt")
+    a("--cache_path", type=Path, default=None, help="default: <results_dir>/.cache/responses.sqlite")
+    a("--no_cache", action="store_true")
+    a("--dry_run", action="store_true", help="count requests, estimate tokens and cost; send nothing")
+    a("--ficticious_group_ablation", action="store_true")
+    a("--shuffled_incontext_labels", action="store_true")
+    a("--n_samples", type=int, default=30, help="samples per prompt for independent_samples")
+    a("--temperature", type=float, default=1.0)
+    a("--no_progress", action="store_true")
+    b = p.add_argument_group("backend options").add_argument
+    b("--base_url", default=None, help="OpenAI-compatible server (vLLM, Ollama, ...)")
+    b("--batch_size", type=int, default=8)
+    b("--device", default="auto")
+    b("--dtype", default="auto")
+    b("--tensor_parallel_size", type=int, default=1)
+    b("--backend_arg", action="append", default=[], metavar="KEY=VALUE", help="backend-specific option (repeatable)")
+    b("--batch_api", action="store_true", help="send pending requests through the provider's batch API first")
+    return p.parse_args(argv)
+
+
+def config(args: argparse.Namespace) -> RunConfig:
+    """The run configuration of parsed arguments."""
+    options = BackendOptions(base_url=args.base_url, timeout=args.timeout, batch_size=args.batch_size,
+                             device=args.device, dtype=args.dtype, tensor_parallel_size=args.tensor_parallel_size,
+                             extra=key_values(args.backend_arg))
+    cache = None if args.no_cache else (args.cache_path or args.results_dir / ".cache" / "responses.sqlite")
+    return RunConfig(
+        datasets=tuple(dict.fromkeys(args.dataset)), tasks=tuple(dict.fromkeys(args.task)), models=tuple(args.models),
+        output_types=tuple(dict.fromkeys(args.output_type)), task3_type=args.task3_type,
+        groups=tuple(args.demographic_groups) if args.demographic_groups else None,
+        all_demographics=args.all_demographics, results_dir=args.results_dir, data_dir=args.data_dir,
+        prompts_dir=args.prompts_dir, limit=args.limit, seed=args.seed, concurrency=args.concurrency,
+        max_retries=args.max_retries, timeout=args.timeout, cache_path=cache,
+        ficticious_group=args.ficticious_group_ablation, shuffled_labels=args.shuffled_incontext_labels,
+        n_samples=args.n_samples, temperature=args.temperature, batch_api=args.batch_api, backend_options=options,
+        progress=not args.no_progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run (or dry-run) a generation; errors print one clear line and exit 2."""
+    args = parse_args(argv)
+    try:
+        cfg = config(args)
+        if args.dry_run:
+            print(format_dry_run(dry_run(cfg)))
+        else:
+            run(cfg)
+    except (ValueError, CacheError, BackendError, RuntimeError) as e:
+        print(f"error: {scrub(str(e))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished questions are saved; run the same command again to continue", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

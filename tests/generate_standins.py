@@ -1,0 +1,115 @@
+"""Stand-ins for the generation tests: a tiny OpinionQA-format data folder and minimal prompt/method plug-ins.
+
+The stand-in prompts and methods keep the tests of the run engine independent of the real prompt
+templates (distalign.steering / distalign.expression); the end-to-end tests use the real ones.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from distalign.datasets.base import SurveyDataset
+from distalign.expression.base import ExpressionMethod, MethodConfig
+from distalign.generate import Plugins
+from distalign.names import OQA_POOL, OQA_WAVE
+from distalign.parsers import parse_logprobs, parse_option_scores, parse_samples, parse_sequence, parse_verbalized
+from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
+
+OPTIONS = ("Agree", "Disagree", "Refused")
+DEMS = {"POLPARTY": ("Democrat", "Republican", "Independent"), "SEX": ("Male", "Female"),
+        "RACE": ("Black", "White")}
+
+
+def counts(q: int, dem: str) -> dict[str, float]:
+    """Deterministic respondent counts (alphabetical option keys, as the OQA files store them)."""
+    seed = q * 7 + len(dem) * 3 + ord(dem[0])
+    return {o: float(1 + (seed * (i + 2)) % 9) for i, o in enumerate(sorted(OPTIONS))}
+
+
+def write_tiny_oqa(root: Path, n: int = 6) -> list[str]:
+    """An OpinionQA-format data folder with ``n`` questions; question 2 has no Male respondents."""
+    qids = [f"Q{q}_W1" for q in range(n)]
+    for wave in (OQA_WAVE, OQA_POOL):
+        folder = root / "opinions_qa/data/human_resp" / wave
+        folder.mkdir(parents=True, exist_ok=True)
+        for group, dems in DEMS.items():
+            data = {}
+            for q, qid in enumerate(qids):
+                rec: dict = {"MC_options": list(OPTIONS), "question_text": f"Do you agree with statement {q}?"}
+                rec.update({d: ({} if (q == 2 and d == "Male") else counts(q, d)) for d in dems})
+                data[qid] = rec
+            (folder / f"{group}_data.json").write_text(json.dumps(data))
+        sim = {qid: [other for other in qids if other != qid][:5] for qid in qids}
+        (folder / "question_similarity_top10.json").write_text(json.dumps(sim))
+    return qids
+
+
+@dataclass(frozen=True)
+class SteeringConfig:
+    task: str
+    prompts_dir: Path
+    seed: int = 0
+    ficticious_group: bool = False
+    shuffled_labels: bool = False
+    n_examples: int = 5
+
+
+def persona_name(item: SurveyItem, cfg: SteeringConfig) -> str:
+    names = {"Democrat": "Foo", "Republican": "Baz"}
+    return names.get(item.demographic, "Bar") if cfg.ficticious_group else item.persona
+
+
+def build_messages(ds: SurveyDataset, item: SurveyItem, output_type: str, cfg: SteeringConfig) -> tuple[Message, ...]:
+    if not item.options:
+        raise ValueError(f"{item.qid}: no options")
+    who = f"Answer as a {persona_name(item, cfg)}.\n" if item.persona else ""
+    opts = "\n".join(f"{L}. {o}" for L, o in zip(item.letters, item.options, strict=True))
+    return (Message("system", "You are a helpful assistant."),
+            Message("user", f"[{output_type} {cfg.task}]\n{who}Question: {item.text}\n{opts}\nAnswer:"))
+
+
+class Method(ExpressionMethod):
+    def __init__(self, output_type: str) -> None:
+        self.output_type = output_type
+
+    def unsupported(self, caps: Capabilities) -> str | None:
+        if self.output_type == "model_logprobs" and not caps.logprobs:
+            return "the backend returns no log-probabilities"
+        if self.output_type == "option_likelihood" and not caps.option_scores:
+            return "the backend cannot score options"
+        return None
+
+    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
+                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+        base = Request(messages, max_tokens=64, temperature=cfg.temperature, seed=cfg.seed)
+        if self.output_type == "model_logprobs":
+            return [Request(messages, max_tokens=1, temperature=cfg.temperature, top_logprobs=cfg.top_logprobs)]
+        if self.output_type == "option_likelihood":
+            return [Request(messages, max_tokens=0, continuations=item.options)]
+        if self.output_type == "independent_samples":
+            return [Request(messages, max_tokens=2, temperature=cfg.temperature, seed=cfg.seed, sample_index=i)
+                    for i in range(cfg.n_samples)]
+        return [base]
+
+    def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
+        letters = item.letters
+        c = completions[0]
+        if self.output_type == "model_logprobs":
+            return parse_logprobs(c.top_logprobs, letters)
+        if self.output_type == "option_likelihood":
+            return parse_option_scores(c.continuation_logprobs, letters)
+        if self.output_type == "independent_samples":
+            return parse_samples([x.text for x in completions], letters)
+        if self.output_type == "sequence":
+            return parse_sequence(c.text, letters)
+        return parse_verbalized(c.text, letters)
+
+
+def plugins(**overrides: object) -> Plugins:
+    """Stand-in plug-ins (real backends registry unless overridden)."""
+    fields = dict(build_messages=build_messages, persona_name=persona_name, steering_config=SteeringConfig,
+                  get_method=Method)
+    fields.update(overrides)
+    return Plugins(**fields)  # type: ignore[arg-type]
