@@ -38,6 +38,9 @@ from distalign.types import LETTERS, SurveyItem
 SYSTEM_PROMPT = "You are a helpful, careful assistant."
 ANSWER_CUE = "Answer:"
 SEPARATOR = "---"
+# Where a free-text reply that runs on into a new example of its own is cut (small models do this; at most 4
+# sequences, the OpenAI limit). None of them can occur inside a valid answer.
+STOP_SEQUENCES = ("\n---", "\nQuestion:", "\nContext:", "\nBook Title:")
 TEMPLATE_DIRS = {"independent_samples": "model_logprobs"}  # output types that reuse another type's examples
 NO_TEMPLATE = frozenset({"option_likelihood"})
 SINGLE_ANSWER = frozenset({"model_logprobs", "independent_samples"})

@@ -78,6 +78,7 @@ def test_free_text_requests() -> None:
     for name in ("sequence", "express_distribution"):
         (req,) = get_method(name).requests(ITEM, MSGS, CFG, caps=API)
         assert (req.max_tokens, req.temperature, req.seed, req.top_logprobs) == (200, 1.0, 5, 0)
+        assert "\nQuestion:" in req.stop and len(req.stop) <= 4  # cut replies that invent a next example
 
 
 def test_rejected_temperature_and_seed_are_not_sent() -> None:

@@ -19,6 +19,7 @@ from distalign.expression.base import (
     temperature_for,
 )
 from distalign.parsers import parse_samples
+from distalign.prompts import STOP_SEQUENCES
 from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 MAX_TOKENS = 16  # room for "Answer: B" or "B. <option text>"; only the first answer letter counts
@@ -40,8 +41,8 @@ class Samples(ExpressionMethod):
             raise ValueError(f"independent_samples needs n_samples >= 1, got {cfg.n_samples}")
         meta = request_meta(item, self.output_type, task)
         temperature = temperature_for(cfg, caps)
-        return [Request(messages, max_tokens=MAX_TOKENS, temperature=temperature, seed=seed_for(cfg, caps, i),
-                        sample_index=i, meta=meta) for i in range(cfg.n_samples)]
+        return [Request(messages, max_tokens=MAX_TOKENS, temperature=temperature, stop=STOP_SEQUENCES,
+                        seed=seed_for(cfg, caps, i), sample_index=i, meta=meta) for i in range(cfg.n_samples)]
 
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         """Frequencies of the samples' answer letters."""

@@ -18,6 +18,7 @@ from distalign.expression.base import (
     temperature_for,
 )
 from distalign.parsers import parse_sequence
+from distalign.prompts import STOP_SEQUENCES
 from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 
@@ -34,7 +35,7 @@ class Sequence(ExpressionMethod):
                  caps: Capabilities | None = None, task: str = "") -> list[Request]:
         """One free-text request."""
         return [Request(messages, max_tokens=cfg.max_tokens, temperature=temperature_for(cfg, caps),
-                        seed=seed_for(cfg, caps), meta=request_meta(item, self.output_type, task))]
+                        stop=STOP_SEQUENCES, seed=seed_for(cfg, caps), meta=request_meta(item, self.output_type, task))]
 
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         """Frequencies of the first 30 answer letters."""
