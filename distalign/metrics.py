@@ -9,6 +9,7 @@ which leaves TV unchanged.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,10 +32,9 @@ def tv(p: Sequence[float] | FloatArray, q: Sequence[float] | FloatArray) -> floa
     ...
     ValueError: vectors differ in length: 1 vs 2
     """
-    a, b = np.asarray(p, dtype=float), np.asarray(q, dtype=float)
-    if a.shape != b.shape:
-        raise ValueError(f"vectors differ in length: {a.size} vs {b.size}")
-    return float(0.5 * np.abs(a - b).sum())
+    if len(p) != len(q):
+        raise ValueError(f"vectors differ in length: {len(p)} vs {len(q)}")
+    return 0.5 * sum(abs(float(a) - float(b)) for a, b in zip(p, q, strict=True))
 
 
 def tv_or_nan(p: Sequence[float], q: Sequence[float]) -> float:
@@ -76,10 +76,11 @@ def normalized(values: Sequence[float]) -> list[float] | None:
     >>> normalized([0.0, 0.0]) is None, normalized([float("nan"), 1.0]) is None, normalized([-1.0, 2.0]) is None
     (True, True, True)
     """
-    arr = np.asarray(values, dtype=float)
-    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0) or arr.sum() <= 0:
+    vals = [float(v) for v in values]
+    total = sum(vals)
+    if not vals or not math.isfinite(total) or total <= 0 or any(v < 0 for v in vals):
         return None
-    return (arr / arr.sum()).tolist()
+    return [v / total for v in vals]
 
 
 def align_by_text(
@@ -97,6 +98,8 @@ def align_by_text(
     """
     if len(shown) != len(p) or len(truth_options) != len(q):
         raise ValueError(f"{len(shown)} options / {len(p)} probabilities vs {len(truth_options)} / {len(q)}")
+    if list(shown) == list(truth_options):
+        return [float(x) for x in p], [float(x) for x in q]
     union = list(dict.fromkeys([*shown, *truth_options]))
     pd_, qd = dict(zip(shown, p, strict=True)), dict(zip(truth_options, q, strict=True))
     return [float(pd_.get(o, 0.0)) for o in union], [float(qd.get(o, 0.0)) for o in union]

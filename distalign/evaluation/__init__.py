@@ -52,11 +52,21 @@ class Evaluation:
 
 
 def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed", seed: int = 0,
-             human: bool = True, strict: bool = False) -> Evaluation:
-    """Evaluate every result file under ``results_dir`` against the data under ``data_dir``."""
+             human: bool = True, strict: bool = False, check_parsers: bool = False) -> Evaluation:
+    """Evaluate every result file under ``results_dir`` against the data under ``data_dir``.
+
+    Args:
+        results_dir: folder of result files (SPEC §5 layout).
+        data_dir: data root (``opinions_qa/``, ``nytimes/``, ``Global_Values/``, ``results/human_annotations/``).
+        mode: ``paper`` or ``fixed``.
+        seed: seed of every random draw.
+        human: add the human-baseline rows.
+        strict: raise on an unreadable result file instead of counting it.
+        check_parsers: paper mode: count released vectors the original parsers do not reproduce.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
-    ctx = Context(Path(data_dir), seed)
+    ctx = Context(Path(data_dir), seed, check_parsers=check_parsers)
     semantics = MODES[mode](ctx)
     rows: list[TVRow] = []
     for key, path in scan(results_dir):

@@ -36,6 +36,7 @@ class Context:
     data_dir: Path
     seed: int = 0
     tally: Tally = field(default_factory=Tally)
+    check_parsers: bool = False  # paper mode: re-parse released responses and count disagreements (slower)
 
     def __post_init__(self) -> None:
         self._datasets: dict[str, SurveyDataset] = {}
@@ -101,12 +102,13 @@ def vector(rec: dict[str, Any], name: str, loc: str) -> list[float] | None:
         return None
     if not isinstance(d, dict):
         raise DataError(f"{loc}: {name} is {type(d).__name__}, not a {{letter: probability}} object")
-    out = []
+    values = list(d.values())
+    if all(type(v) is float for v in values):  # the common case, checked fast
+        return values
     for k, v in d.items():
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise DataError(f"{loc}: {name}[{k!r}] is {v!r}, not a number")
-        out.append(float(v))
-    return out
+    return [float(v) for v in values]
 
 
 def response_text(rec: dict[str, Any]) -> str:

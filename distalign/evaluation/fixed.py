@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from distalign.baselines import FIXED_KINDS, truth_simulated
 from distalign.bootstrap import child_rng
 from distalign.datasets import NONE_GROUP
@@ -78,10 +76,11 @@ class FixedSemantics(Semantics):
             if item is None:
                 cells.n_skipped += 1
                 continue
+            loc = where(key, qid)
             try:
-                shown = shown_options(rec, where(key, qid)) or list(item.options)
-                pred, reason = self.prediction(key, rec, len(shown), where(key, qid))
-                self._check_expected(key, vector(rec, "expected_results", where(key, qid)), item)
+                shown = shown_options(rec, loc) or list(item.options)
+                pred, reason = self.prediction(key, rec, len(shown), loc)
+                self._check_expected(key, vector(rec, "expected_results", loc), item)
             except DataError:
                 self.ctx.tally.add(SKIP, key, "malformed record")
                 cells.n_skipped += 1
@@ -98,9 +97,10 @@ class FixedSemantics(Semantics):
             base = self._item(key, qid, NONE_GROUP, key.demographic)
             if base is None:
                 continue
+            loc = where(key, qid)
             try:
-                shown = shown_options(rec, where(key, qid)) or list(base.options)
-                pred, reason = self.prediction(key, rec, len(shown), where(key, qid))
+                shown = shown_options(rec, loc) or list(base.options)
+                pred, reason = self.prediction(key, rec, len(shown), loc)
             except DataError:
                 self.ctx.tally.add(SKIP, key, "malformed record", len(demographics))
                 continue
@@ -146,7 +146,7 @@ class FixedSemantics(Semantics):
             return
         self.ctx.tally.add(INFO, key, "stored expected vectors compared with the data")
         truth = item.truth.probs
-        if len(stored) != len(truth) or not np.allclose(stored, truth, atol=1e-6):
+        if len(stored) != len(truth) or any(not abs(a - b) <= 1e-6 for a, b in zip(stored, truth, strict=True)):
             self.ctx.tally.add(CHECK, key, "stored expected vector differs from the data")
 
     # --- simulated rows ---------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ class PaperSemantics(Semantics):
         """p̂ as the paper scored it: the stored vector, or the paper parsers on this package's records."""
         if not is_own(rec):
             stored = vector(rec, "avg_actual_results", loc)
-            if stored and key.output_type in PARSED_TYPES:
+            if stored and self.ctx.check_parsers and key.output_type in PARSED_TYPES:
                 self.ctx.tally.add(INFO, key, "stored vectors re-parsed with the original parser")
                 self._check_parser(key, rec, stored)
             return stored

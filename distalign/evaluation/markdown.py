@@ -1,0 +1,128 @@
+"""``leaderboard.md``: the headline table and its context as GitHub markdown that also reads well in a terminal.
+
+Issue #3: models × methods with "mean ± error", the K2S gap, N and parse-failure rate per model and method,
+the simulated and human references, the skipped/checked counts, and one line stating mode, seed and the
+number of bootstrap resamples. Columns are padded to equal width so the raw text lines up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from distalign.evaluation import Evaluation
+from distalign.names import DATASET_LABELS, HEADLINE_TASKS, METHOD_LABELS, STEERING_LABELS, model_label, steering_of
+
+REFERENCE_LABELS = {
+    "ground_truth": "sampling floor: 30 answers drawn from the truth",
+    "uniform": "uniform over the options",
+    "LB1": "LB1: one-hot on GPT-3.5 Seq's most frequent letter",
+    "LB2": "LB2: one-hot on GPT-3.5 Seq's least frequent letter",
+    "true_mode": "one-hot on the true most chosen option",
+    "true_least": "one-hot on the true least chosen option",
+}
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A markdown table with cells padded to their column's width (first column left, others right).
+
+    >>> print(table(["a", "bb"], [["xyz", "1"]]))
+    | a   | bb |
+    |-----|---:|
+    | xyz |  1 |
+    """
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def cell(row: pd.Series) -> str:
+    """"mean ± error", or the row's note ("n/a: ...") when it has no score.
+
+    >>> cell(pd.Series({"Alignment Mean": 0.22904, "Alignment Error": 0.00561, "note": ""}))
+    '0.2290 ± 0.0056'
+    """
+    if not np.isfinite(row["Alignment Mean"]):
+        return str(row["note"]) or "–"
+    star = " *" if row["note"] else ""
+    return f"{row['Alignment Mean']:.4f} ± {row['Alignment Error']:.4f}{star}"
+
+
+def coverage(row: pd.Series) -> str:
+    """"N · parse-failure rate" of a leaderboard row.
+
+    >>> coverage(pd.Series({"N": 2740, "parse_fail_rate": 0.0125}))
+    '2,740 · 1.2%'
+    """
+    if not row["N"]:
+        return "–"
+    return f"{int(row['N']):,} · {100 * row['parse_fail_rate']:.1f}%"
+
+
+def _grid(head: pd.DataFrame, gap: pd.DataFrame, fmt: str) -> tuple[list[str], list[list[str]]]:
+    models = [m for m in dict.fromkeys(head["model"]) if m]
+    methods = list(dict.fromkeys(head.loc[head["model"] != "", "output_type"]))
+    gaps = dict(zip(gap["Model Name"], gap["K2S Mean"], strict=True))
+    header = ["Model", *(METHOD_LABELS.get(o, o) for o in methods)] + (["K2S"] if fmt == "score" else [])
+    rows = []
+    for m in models:
+        mine = head[head["model"] == m].set_index("output_type")
+        cells = [cell(mine.loc[o]) if fmt == "score" else coverage(mine.loc[o]) for o in methods]
+        extra = [f"{gaps[m]:.3f}" if m in gaps else "–"] if fmt == "score" else []
+        rows.append([model_label(m), *cells, *extra])
+    return header, rows
+
+
+def _references(head: pd.DataFrame) -> str:
+    sim = head[head["Model Name"] == "simulated"]
+    rows = [[REFERENCE_LABELS.get(r["Task Type"], r["Task Type"]), cell(r), f"{int(r['N']):,}"]
+            for _, r in sim.iterrows()]
+    return table(["Reference", "TV", "N"], rows)
+
+
+def _humans(allb: pd.DataFrame) -> str:
+    human = allb[allb["Model Name"] == "human"]
+    datasets = [d for d in dict.fromkeys(human["Dataset"]) if d != "both"]
+    rows = []
+    for task in dict.fromkeys(human.loc[human["Dataset"] != "both", "Task Type"]):
+        label = STEERING_LABELS.get(steering_of(task), task)
+        cells = [cell(r.iloc[0]) if len(r := human[(human["Dataset"] == d) & (human["Task Type"] == task)]) else "–"
+                 for d in datasets]
+        rows.append([label, *cells])
+    both = human[human["Dataset"] == "both"]
+    if len(both):
+        rows.append(["persona + few-shot, OQA & NYT ½ each", *([""] * (len(datasets) - 1)), cell(both.iloc[0])])
+    return table(["Human estimate (k = 4)", *(DATASET_LABELS.get(d, d) for d in datasets)], rows)
+
+
+def _footer(ev: Evaluation) -> list[str]:
+    lines = [f"- {kind}: {reason}: {n:,}" for (kind, reason), n in sorted(ev.tally.summary().items())]
+    return ["Counted skips, parse failures and checks (details in `eval_skips.csv`):", "", *lines] if lines else []
+
+
+def markdown(ev: Evaluation, n_boot: int, head: pd.DataFrame, allb: pd.DataFrame, gap: pd.DataFrame) -> str:
+    """The whole ``leaderboard.md``."""
+    tasks = " + ".join(STEERING_LABELS[steering_of(t)] for t in HEADLINE_TASKS)
+    parts = [
+        "# Distributional alignment leaderboard", "",
+        f"Mode: **{ev.mode}** · seed {ev.seed} · {n_boot} bootstrap resamples.", "",
+        f"Total variation to the human distribution (lower is better), {tasks} steering pooled, OpinionQA, NYT "
+        "Books and GlobalOpinionQA weighted ⅓ each; mean ± half-width of the 95% percentile bootstrap interval. "
+        "K2S = Seq/V − 1. `*`: see the note column of the CSV.", "",
+        table(*_grid(head, gap, "score")), "",
+        "N scored cells (questions × demographics) · parse-failure rate"
+        + (" (fixed mode: failures scored as uniform)" if ev.mode == "fixed" else
+           " (paper mode: all-zero vectors, the original parsers' silent failures)") + ":", "",
+        table(*_grid(head, gap, "coverage")), "",
+        "Simulated references:", "", _references(head), "",
+    ]
+    if (allb["Model Name"] == "human").any():
+        parts += ["Humans (Prolific annotators estimating a group's distribution):", "", _humans(allb), ""]
+    return "\n".join([*parts, *_footer(ev)]) + "\n"

@@ -1,0 +1,221 @@
+"""Leaderboards: evaluation rows -> the eval CSV, three leaderboard CSVs and ``leaderboard.md`` (SPEC §7.3–§7.5).
+
+Outputs (all overwritten atomically, never appended; the original columns first and in the original order,
+extra columns after them; lists as JSON):
+
+* ``eval_disagreement_bootstrapping.csv``: one row per (task, model, dataset, wave, demographic, method);
+* ``leaderboard_distrib_alignment.csv``: the headline, every model × method found, persona + few-shot
+  pooled, the three datasets weighted ⅓ each; then the simulated references;
+* ``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated per dataset, OQA+NYT ("both",
+  ½ each) per model × method, and the human rows;
+* ``k2s_gap.csv``: knowledge-to-simulation gap Seq/V − 1 per model;
+* ``eval_skips.csv``: every counted skip and failed check;
+* ``leaderboard.md``: the headline table (models × methods, mean ± error, K2S), coverage (N, parse-failure
+  rate), simulated and human references, and the run's mode, seed and resample count.
+
+Every row carries N (pooled questions × demographics), the parse-failure count and rate and a ``note``
+(e.g. "n/a: <reason>" for an unsupported (model, method) pair, or the datasets a score lacks).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from distalign.bootstrap import Estimate, bootstrap
+from distalign.evaluation import Evaluation
+from distalign.evaluation.markdown import markdown
+from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
+from distalign.files import write_text
+from distalign.names import DATASET_LABELS, DATASETS, HEADLINE_TASKS, METHOD_LABELS, PAPER_MODELS
+from distalign.types import TVRow
+
+EVAL_COLUMNS = ["Task Type", "Model", "Dataset", "Wave", "Demographic Group/Avg", "Demographic/Avg", "Output Type",
+                "TV", "all_tvs", "n", "n_parse_fail", "n_skipped"]
+LB_COLUMNS = ["Model Name", "Dataset", "Task Type", "Alignment Mean", "Alignment Error", "model", "method",
+              "output_type", "N", "n_parse_fail", "parse_fail_rate", "point_estimate", "note"]
+K2S_COLUMNS = ["Model Name", "Dataset", "Task Type", "K2S Mean", "V Mean", "Seq Mean"]
+POOLED = "task1_task3"
+WEIGHTS = {"three": {d: 1 / 3 for d in DATASETS}, "both": {"opinionqa": 0.5, "nytimes": 0.5}}
+SPECIAL = ("simulated", "human")
+BootstrapFn = Callable[..., Estimate]
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """The tables of one run."""
+
+    eval_rows: pd.DataFrame
+    headline: pd.DataFrame
+    everything: pd.DataFrame
+    k2s: pd.DataFrame
+    skips: pd.DataFrame
+    markdown: str
+
+
+# --- eval CSV ---------------------------------------------------------------------------------------------
+def eval_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
+    """The eval CSV: one line per row, ``TV`` the mean to 5 decimals, ``all_tvs`` a JSON list."""
+    records = [[r.task, r.model, r.dataset, r.wave, r.group, r.demographic, r.output_type,
+                f"{np.mean(r.tvs):.5f}" if r.tvs else "", json.dumps(list(r.tvs)), len(r.tvs), r.n_parse_fail,
+                r.n_skipped] for r in rows]
+    return pd.DataFrame(records, columns=EVAL_COLUMNS)
+
+
+# --- pooling and scoring ---------------------------------------------------------------------------------
+def method_label(output_type: str) -> str:
+    """Short label of an output type (``express_distribution`` -> ``V``; unknown types keep their name)."""
+    return METHOD_LABELS.get(output_type, output_type)
+
+
+def ordered_models(rows: Iterable[TVRow], na: Iterable[tuple[str, str, str, str]]) -> list[str]:
+    """Model folders found: the paper's five in the paper's order, then the others sorted."""
+    found = {r.model for r in rows if r.model not in SPECIAL} | {m for _, _, m, _ in na}
+    return [m for m in PAPER_MODELS if m in found] + sorted(found - set(PAPER_MODELS))
+
+
+def ordered_methods(rows: Iterable[TVRow], na: Iterable[tuple[str, str, str, str]]) -> list[str]:
+    """Output types found, in the order of :data:`distalign.names.METHOD_LABELS`, then unknown ones sorted."""
+    found = {r.output_type for r in rows if r.model not in SPECIAL} | {o for _, o, _, _ in na}
+    return [o for o in METHOD_LABELS if o in found] + sorted(found - set(METHOD_LABELS))
+
+
+def _score(rows: Sequence[TVRow], weights: dict[str, float], n_boot: int, seed: int, key: str,
+           boot: BootstrapFn) -> tuple[Estimate | None, int, str]:
+    """Bootstrap estimate, parse-failure count and note of the rows pooled per dataset."""
+    pools: dict[str, list[float]] = {}
+    for r in rows:
+        if r.dataset in weights and r.tvs:
+            pools.setdefault(r.dataset, []).extend(r.tvs)
+    n_fail = sum(r.n_parse_fail for r in rows if r.dataset in weights)
+    if not pools:
+        return None, n_fail, "no results"
+    present = [d for d in weights if d in pools]
+    scaled = {d: weights[d] / sum(weights[p] for p in present) for d in present}
+    note = "" if len(present) == len(weights) else "only " + ", ".join(DATASET_LABELS.get(d, d) for d in present)
+    arrays = {d: np.asarray(pools[d]) for d in present}
+    return boot(arrays, scaled, n_boot, seed, key), n_fail, note
+
+
+def _line(name: str, dataset: str, task: str, est: Estimate | None, n_fail: int, note: str, model: str = "",
+          output_type: str = "") -> dict[str, object]:
+    n = est.n if est else 0
+    return {"Model Name": name, "Dataset": dataset, "Task Type": task,
+            "Alignment Mean": est.mean if est else np.nan, "Alignment Error": est.error if est else np.nan,
+            "model": model, "method": method_label(output_type) if output_type else "", "output_type": output_type,
+            "N": n, "n_parse_fail": n_fail, "parse_fail_rate": n_fail / n if n else np.nan,
+            "point_estimate": est.point if est else np.nan, "note": note}
+
+
+def _na_note(na: Sequence[tuple[str, str, str, str]], model: str, output_type: str, note: str) -> str:
+    reasons = sorted({r for _, o, m, r in na if (m, o) == (model, output_type)})
+    return f"n/a: {'; '.join(reasons)}" if reasons and note == "no results" else note
+
+
+class Scorer:
+    """Builds leaderboard lines from an :class:`~distalign.evaluation.Evaluation` (one bootstrap per line)."""
+
+    def __init__(self, ev: Evaluation, n_boot: int, boot: BootstrapFn = bootstrap) -> None:
+        self.ev, self.n_boot, self.boot = ev, n_boot, boot
+        self.models, self.methods = ordered_models(ev.rows, ev.na), ordered_methods(ev.rows, ev.na)
+
+    def line(self, board: str, name: str, dataset: str, task: str, rows: Sequence[TVRow], model: str = "",
+             output_type: str = "") -> dict[str, object]:
+        """One leaderboard line: ``dataset`` is ``three``, ``both`` or a dataset name."""
+        weights = WEIGHTS.get(dataset, {dataset: 1.0})
+        key = f"{board}|{name}|{dataset}|{task}"
+        est, n_fail, note = _score(rows, weights, self.n_boot, self.ev.seed, key, self.boot)
+        return _line(name, dataset, task, est, n_fail, _na_note(self.ev.na, model, output_type, note), model,
+                     output_type)
+
+    def model_rows(self, model: str, output_type: str, tasks: Sequence[str]) -> list[TVRow]:
+        """The model rows of one (model, method) for the given tasks."""
+        return [r for r in self.ev.rows if (r.model, r.output_type) == (model, output_type) and r.task in tasks]
+
+    def special_rows(self, model: str, kind: str | None = None) -> list[TVRow]:
+        """Simulated or human rows (optionally of one simulated kind)."""
+        return [r for r in self.ev.rows if r.model == model and (kind is None or r.output_type == kind)]
+
+
+def _name(model: str, output_type: str) -> str:
+    return f"{model} ({method_label(output_type)})"
+
+
+def simulated_kinds(ev: Evaluation) -> list[str]:
+    """Simulated reference kinds present, in first-seen order."""
+    return list(dict.fromkeys(r.output_type for r in ev.rows if r.model == "simulated"))
+
+
+def headline(sc: Scorer) -> pd.DataFrame:
+    """``leaderboard_distrib_alignment.csv``: every model × method, then the simulated references."""
+    lines = [sc.line("headline", _name(m, o), "three", POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
+             for m in sc.models for o in sc.methods]
+    lines += [sc.line("headline", "simulated", "three", kind, sc.special_rows("simulated", kind))
+              for kind in simulated_kinds(sc.ev)]
+    return pd.DataFrame(lines, columns=LB_COLUMNS)
+
+
+def everything(sc: Scorer) -> pd.DataFrame:
+    """``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated, "both" and human lines."""
+    rows, lines = sc.ev.rows, []
+    combos = dict.fromkeys((r.dataset, r.task) for r in rows if r.model not in SPECIAL or r.model == "human")
+    for dataset, task in sorted(combos, key=lambda c: (DATASETS.index(c[0]) if c[0] in DATASETS else 9, c[1])):
+        for m in sc.models:
+            for o in sc.methods:
+                pool = [r for r in sc.model_rows(m, o, (task,)) if r.dataset == dataset]
+                if pool:
+                    lines.append(sc.line("all", _name(m, o), dataset, task, pool, m, o))
+        human = [r for r in sc.special_rows("human") if (r.dataset, r.task) == (dataset, task)]
+        if human:
+            lines.append(sc.line("all", "human", dataset, task, human, "human", "express_distribution"))
+    for kind in simulated_kinds(sc.ev):
+        for dataset in dict.fromkeys(r.dataset for r in sc.special_rows("simulated", kind)):
+            pool = [r for r in sc.special_rows("simulated", kind) if r.dataset == dataset]
+            lines.append(sc.line("all", "simulated", dataset, kind, pool))
+    lines += [sc.line("all", _name(m, o), "both", POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
+              for m in sc.models for o in sc.methods]
+    human = [r for r in sc.special_rows("human") if r.task in HEADLINE_TASKS]
+    lines.append(sc.line("all", "human", "both", POOLED, human, "human", "express_distribution"))
+    return pd.DataFrame(lines, columns=LB_COLUMNS)
+
+
+def k2s(head: pd.DataFrame) -> pd.DataFrame:
+    """``k2s_gap.csv``: Seq/V − 1 from the headline means, per model with both scores."""
+    lines = []
+    for model in dict.fromkeys(head.loc[head["model"] != "", "model"]):
+        mine = head[head["model"] == model].set_index("output_type")["Alignment Mean"]
+        v, seq = mine.get("express_distribution", np.nan), mine.get("sequence", np.nan)
+        if np.isfinite(v) and np.isfinite(seq):
+            lines.append([model, "three", "knowledge_to_sim_gap", seq / v - 1, v, seq])
+    return pd.DataFrame(lines, columns=K2S_COLUMNS)
+
+
+def build(ev: Evaluation, n_boot: int, boot: BootstrapFn = bootstrap) -> Outputs:
+    """Every table of a run (the bootstrap step: all leaderboard lines)."""
+    sc = Scorer(ev, n_boot, boot)
+    head, allb = headline(sc), everything(sc)
+    gap = k2s(head)
+    skips = pd.DataFrame(ev.tally.records(), columns=SKIP_COLUMNS)
+    return Outputs(eval_frame(ev.rows), head, allb, gap, skips, markdown(ev, n_boot, head, allb, gap))
+
+
+def write(out: Outputs, output_dir: Path | str) -> list[Path]:
+    """Write every table atomically (overwriting); returns the paths written."""
+    output_dir = Path(output_dir)
+    files = {"eval_disagreement_bootstrapping.csv": out.eval_rows, "leaderboard_distrib_alignment.csv": out.headline,
+             "leaderboard_distrib_alignment_all.csv": out.everything, "k2s_gap.csv": out.k2s,
+             "eval_skips.csv": out.skips}
+    paths = []
+    for name, frame in files.items():
+        write_text(output_dir / name, frame.to_csv(index=False, na_rep="", lineterminator="\n"))
+        paths.append(output_dir / name)
+    write_text(output_dir / "leaderboard.md", out.markdown)
+    return [*paths, output_dir / "leaderboard.md"]
+
+
+__all__ = ["Outputs", "Scorer", "build", "eval_frame", "k2s", "write"]
