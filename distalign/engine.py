@@ -7,7 +7,8 @@
 * a :class:`~distalign.backends.TransientError` (429, 5xx, timeouts, dropped connections) is retried
   up to ``max_retries`` times with exponential backoff and full jitter, waiting at least the
   server's ``Retry-After``; any other error fails at once;
-* a success is cached; a failure is returned as an :class:`Outcome` with the error text (scrubbed of
+* a success is scrubbed of secrets (an API key echoed by a proxy never reaches the cache, results or logs)
+  and cached; a failure is returned as an :class:`Outcome` with the error text (scrubbed of
   secrets), never raised and never turned into a zero distribution.
 """
 
@@ -17,7 +18,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from distalign.backends.base import Backend, TransientError
 from distalign.cache import Cache
@@ -172,7 +173,8 @@ class Executor:
                 continue
             except Exception as e:  # noqa: BLE001 - any other backend error fails this request, not the run
                 return Outcome(request, key, None, attempts=attempts, error=_describe(e, attempts))
-            return Outcome(request, key, completion, attempts=attempts, latency_s=time.perf_counter() - start)
+            latency = time.perf_counter() - start
+            return Outcome(request, key, scrubbed(completion), attempts=attempts, latency_s=latency)
 
     async def _attempt(self, request: Request) -> Completion:
         """One backend call; timeouts and dropped connections become :class:`TransientError`."""
@@ -184,6 +186,14 @@ class Executor:
             raise TransientError(f"no answer within {self.timeout:g} s") from None
         except OSError as e:  # ConnectionResetError, BrokenPipeError, ...
             raise TransientError(f"connection error: {type(e).__name__}: {e}") from None
+
+
+def scrubbed(completion: Completion) -> Completion:
+    """``completion`` with secrets masked in its text fields (the same object when there were none)."""
+    clean = replace(completion, text=scrub(completion.text), model_id=scrub(completion.model_id),
+                    fingerprint=scrub(completion.fingerprint),
+                    top_logprobs=tuple((scrub(token), lp) for token, lp in completion.top_logprobs))
+    return completion if clean == completion else clean
 
 
 def _describe(error: BaseException, attempts: int) -> str:

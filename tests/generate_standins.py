@@ -7,7 +7,7 @@ templates (distalign.steering / distalign.expression); the end-to-end tests use 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from distalign.datasets.base import SurveyDataset
@@ -97,7 +97,7 @@ class Method(ExpressionMethod):
         letters = item.letters
         c = completions[0]
         if self.output_type == "model_logprobs":
-            return parse_logprobs(c.top_logprobs, letters)
+            return replace(parse_logprobs(c.top_logprobs, letters), response=c.text)
         if self.output_type == "option_likelihood":
             return parse_option_scores(c.continuation_logprobs, letters)
         if self.output_type == "independent_samples":

@@ -280,8 +280,10 @@ def test_log_records_and_no_secrets(tmp_path, data, monkeypatch):
     assert first["top_logprobs"] == [["A", -0.1], ["B", -2.4]] and first["model_id"] == "leaky-1"
     assert first["parse_ok"] is True and set(first["distribution"]) == {"A", "B", "C"}
     assert first["cached"] is False and first["ok"] is True and "truth" not in first
-    for path in [log, *(p for _, p in scan(cfg.results_dir))]:
-        assert secret not in path.read_text() and "THISISNOTAREALKEY" not in path.read_text()
+    results = [p for _, p in scan(cfg.results_dir)]
+    assert results and "***" in read_results(results[0])["Q0_W1"]["response"][0]
+    for path in [log, cfg.cache_path, *results]:
+        assert b"THISISNOTAREALKEY" not in path.read_bytes()
     assert "***" in first["response"]
 
 
