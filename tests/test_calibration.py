@@ -298,10 +298,17 @@ def test_paper_mode_table1_ts_means(paper_run):
 @pytest.mark.data
 @pytest.mark.slow
 def test_paper_mode_table1_ts_means_with_the_evaluator(paper_run, tmp_path):
+    """Released generations + our paper-mode TS-Log-p files, evaluated in paper mode: Table 1 within ±0.003."""
     out, _ = paper_run
     if not (REPO / "lm_steering_eval.py").exists():
         pytest.skip("the evaluator (lm_steering_eval.py) has not landed yet")
-    cmd = [sys.executable, str(REPO / "lm_steering_eval.py"), "--results_dir", str(out), "--data_dir", str(REPO),
+    mixed = tmp_path / "results"
+    for dataset in ("opinionqa", "nytimes", "globalvalues"):
+        (mixed / dataset).mkdir(parents=True)
+        (mixed / dataset / "rescaled_model_logprobs").symlink_to(out / dataset / "rescaled_model_logprobs")
+        for output_type in ("model_logprobs", "sequence", "express_distribution"):
+            (mixed / dataset / output_type).symlink_to(REPO / "results" / dataset / output_type)
+    cmd = [sys.executable, str(REPO / "lm_steering_eval.py"), "--results_dir", str(mixed), "--data_dir", str(REPO),
            "--output_dir", str(tmp_path), "--mode", "paper", "--seed", "0", "--quiet"]
     subprocess.run(cmd, check=True, cwd=REPO, timeout=600)
     board = pd.read_csv(tmp_path / "leaderboard_distrib_alignment.csv")
