@@ -1,0 +1,401 @@
+"""In-process Hugging Face transformers backend: exact option probabilities, micro-batched (issue #5; SPEC §3.2).
+
+``hf/<local dir or hub id>`` loads a causal LM with ``transformers`` and answers three kinds of request:
+
+* **scoring** (``letters`` or ``top_logprobs``): one forward pass over the chat-templated prompt
+  (``add_generation_prompt=True``); the log-softmax at the assistant's first token gives, for every
+  option letter, the summed probability of *every* token that decodes to it (``"A"``, ``" A"``, ...),
+  returned as ``top_logprobs`` for exactly ``request.letters`` (the top-k tokens otherwise). Exact over
+  the whole vocabulary: ``capabilities.exact_letter_probs``.
+* **option likelihood** (``continuations``): the per-token mean log-likelihood of each option text as
+  the assistant's answer (small models answer letters at chance but rank option texts well).
+* **generation** (free text): sampling at the request temperature (greedy at 0) with a per-request
+  seeded ``torch.Generator`` (seed + sample index), stop sequences and ``max_tokens``.
+
+Concurrent :meth:`HFBackend.complete` calls are micro-batched: they enter a queue that one worker thread
+drains into left-padded batches of up to ``--batch_size`` rows (explicit position ids, so padding does not
+change the numbers). CPU or CUDA; ``dtype=auto`` is bfloat16 on CUDA when supported and float32 on CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from distalign.backends._http import parse_extra
+from distalign.backends._tokens import letter_token_ids, render_prompt, sample_seed
+from distalign.backends.base import Backend, BackendError, BackendOptions
+from distalign.types import Capabilities, Completion, Request
+
+MAX_TOP_LOGPROBS = 100
+GATHER_S = 0.005  # how long the worker waits for more concurrent requests before running a batch
+EXTRA_KEYS = ("device_map", "trust_remote_code", "quantize", "gather_ms")
+HF_CAPS = Capabilities(logprobs=True, max_top_logprobs=MAX_TOP_LOGPROBS, temperature=True, top_p=False,
+                       temperature_with_top_p=False, seed=True, json_output=False, n_samples=False,
+                       chat_template=True, batch_api=False, option_scores=True, exact_letter_probs=True)
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def pick_device(device: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``auto`` -> bfloat16 on CUDA with bf16 support, float32 otherwise."""
+    if dtype == "auto":
+        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return torch.bfloat16 if cuda_bf16 else torch.float32
+    if dtype not in DTYPES:
+        raise ValueError(f"unknown dtype {dtype!r}; valid: auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def capabilities(model: str, options: BackendOptions) -> Capabilities:
+    """What ``hf/<model>`` supports, without loading it (chat template assumed)."""
+    return HF_CAPS
+
+
+@dataclass
+class _Job:
+    request: Request
+    future: asyncio.Future[Completion]
+    loop: asyncio.AbstractEventLoop
+    ids: list[int]
+
+
+def _kind(request: Request) -> str:
+    if request.continuations:
+        return "options"
+    if request.letters or request.top_logprobs:
+        return "score"
+    return "generate"
+
+
+class HFBackend(Backend):
+    """A loaded transformers model and tokenizer behind the :class:`Backend` interface.
+
+    Args:
+        name: ``provider/model`` name.
+        model: a causal LM (already on its device, in eval mode).
+        tokenizer: its tokenizer.
+        batch_size: rows per forward pass.
+        identity: cache identity (defaults to ``name@dtype``).
+    """
+
+    def __init__(self, name: str, model: Any, tokenizer: Any, batch_size: int = 8, identity: str | None = None,
+                 gather_s: float = GATHER_S) -> None:
+        self.name, self.model, self.tokenizer = name, model, tokenizer
+        self.batch_size = max(1, batch_size)
+        self.gather_s = gather_s
+        self.device = next(model.parameters()).device
+        self._identity = identity or f"{name}@{str(next(model.parameters()).dtype).removeprefix('torch.')}"
+        self.capabilities = Capabilities(**{**HF_CAPS.__dict__,
+                                            "chat_template": bool(getattr(tokenizer, "chat_template", None))})
+        self.pad_id = _pad_id(tokenizer)
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self._letters: dict[str, tuple[int, ...]] | None = None
+        self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def cache_identity(self) -> str:
+        """Model name and dtype (bf16 and fp32 answers differ in the last digits)."""
+        return self._identity
+
+    @property
+    def letter_ids(self) -> dict[str, tuple[int, ...]]:
+        """Token ids of each option letter (computed once)."""
+        if self._letters is None:
+            self._letters = letter_token_ids(self.tokenizer)
+        return self._letters
+
+    def encode(self, request: Request) -> list[int]:
+        """Token ids of the templated prompt."""
+        text, templated = render_prompt(self.tokenizer, request.messages)
+        return list(self.tokenizer(text, add_special_tokens=not templated)["input_ids"])
+
+    # --- async front: queue + worker thread ------------------------------------------------------------------
+    async def complete(self, request: Request) -> Completion:
+        """Queue the request for the worker thread; resolves when its batch has run."""
+        loop = asyncio.get_running_loop()
+        job = _Job(request, loop.create_future(), loop, self.encode(request))
+        self._start_worker()
+        self._jobs.put(job)
+        return await job.future
+
+    def _start_worker(self) -> None:
+        with self._lock:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, name=f"distalign-{self.name}", daemon=True)
+                self._worker.start()
+
+    def _work(self) -> None:
+        while True:
+            first = self._jobs.get()
+            if first is None:
+                return
+            jobs = [first] + self._drain(self.batch_size - 1)
+            stop = any(j is None for j in jobs)
+            self._run([j for j in jobs if j is not None])
+            if stop:
+                return
+
+    def _drain(self, n: int) -> list[_Job | None]:
+        out: list[_Job | None] = []
+        deadline = time.monotonic() + self.gather_s
+        while len(out) < n:
+            try:
+                out.append(self._jobs.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+            if out[-1] is None:
+                break
+        return out
+
+    def _run(self, jobs: list[_Job]) -> None:
+        runners: dict[str, Callable[[list[_Job]], list[Completion]]] = {
+            "score": self._score, "options": self._options, "generate": self._generate}
+        for kind, runner in runners.items():
+            group = [j for j in jobs if _kind(j.request) == kind]
+            if not group:
+                continue
+            start = time.perf_counter()
+            try:
+                results: list[Completion | BaseException] = list(runner(group))
+            except Exception as exc:  # noqa: BLE001 - delivered to each waiting request, never lost
+                results = [_as_backend_error(exc, self.name)] * len(group)
+            latency = (time.perf_counter() - start) / len(group)
+            for job, result in zip(group, results, strict=True):
+                job.loop.call_soon_threadsafe(_resolve, job.future, result, latency)
+
+    async def aclose(self) -> None:
+        """Stop the worker thread (after the queued requests)."""
+        if self._worker is not None and self._worker.is_alive():
+            self._jobs.put(None)
+            await asyncio.to_thread(self._worker.join)
+        self._worker = None
+
+    # --- forward passes ----------------------------------------------------------------------------------------
+    def _forward(self, rows: Sequence[Sequence[int]], keep: int, use_cache: bool = False) -> Any:
+        """Left-padded forward pass keeping the logits of the last ``keep`` positions."""
+        width = max(len(r) for r in rows)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+            mask[i, width - len(row):] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.inference_mode():
+            return self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                              position_ids=positions.to(self.device), logits_to_keep=keep, use_cache=use_cache)
+
+    def _score(self, jobs: list[_Job]) -> list[Completion]:
+        out = self._forward([j.ids for j in jobs], keep=1)
+        logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
+        return [self._score_one(job, lp) for job, lp in zip(jobs, logprobs, strict=True)]
+
+    def _score_one(self, job: _Job, logprobs: torch.Tensor) -> Completion:
+        request = job.request
+        if request.letters:
+            top = tuple((letter, _logsumexp(logprobs, self.letter_ids.get(letter, ()))) for letter in request.letters)
+        else:
+            values, idx = torch.topk(logprobs, min(request.top_logprobs, MAX_TOP_LOGPROBS))
+            top = tuple((self.tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, idx, strict=True))
+        token = _sample(logprobs, request.temperature, _generator(request))
+        return Completion(text=self.tokenizer.decode([token], skip_special_tokens=True), top_logprobs=top,
+                          model_id=self.name, input_tokens=len(job.ids), output_tokens=1, finish_reason="length")
+
+    def _options(self, jobs: list[_Job]) -> list[Completion]:
+        rows, spans = [], []
+        for job in jobs:
+            for text in job.request.continuations:
+                option = list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) or [self.pad_id]
+                rows.append(job.ids + option)
+                spans.append(option)
+        scores = [score for start in range(0, len(rows), self.batch_size)
+                  for score in self._option_scores(rows[start:start + self.batch_size],
+                                                   spans[start:start + self.batch_size])]
+        out, at = [], 0
+        for job in jobs:
+            n = len(job.request.continuations)
+            out.append(Completion(continuation_logprobs=tuple(scores[at:at + n]), model_id=self.name,
+                                  input_tokens=len(job.ids), finish_reason="scored"))
+            at += n
+        return out
+
+    def _option_scores(self, rows: list[list[int]], options: list[list[int]]) -> list[float]:
+        keep = max(len(o) for o in options) + 1
+        logprobs = torch.log_softmax(self._forward(rows, keep=keep).logits.float(), dim=-1).cpu()
+        scores = []
+        for i, option in enumerate(options):
+            n = len(option)
+            at = logprobs[i, keep - n - 1: keep - 1, :]
+            scores.append(float(at.gather(1, torch.tensor(option).unsqueeze(1)).mean()))
+        return scores
+
+    def _generate(self, jobs: list[_Job]) -> list[Completion]:
+        state = _Generation(jobs, self.eos_ids)
+        out = self._forward([j.ids for j in jobs], keep=1, use_cache=True)
+        for _ in range(state.budget):
+            logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
+            if state.step(logprobs, self.tokenizer):
+                break
+            out = self._step(state, _cache_of(out))
+        return state.completions(self.name)
+
+    def _step(self, state: _Generation, past: Any) -> Any:
+        state.mask = torch.cat([state.mask, torch.ones((len(state.jobs), 1), dtype=torch.long)], dim=1)
+        state.positions = state.positions + 1
+        last = torch.tensor([[t[-1] if t else self.pad_id] for t in state.tokens], dtype=torch.long)
+        with torch.inference_mode():
+            return self.model(input_ids=last.to(self.device), attention_mask=state.mask.to(self.device),
+                              position_ids=state.positions.to(self.device), use_cache=True, logits_to_keep=1,
+                              **{self._cache_kw: past})
+
+
+class _Generation:
+    """Per-row state of a batched sampling loop."""
+
+    def __init__(self, jobs: list[_Job], eos_ids: set[int]) -> None:
+        self.jobs, self.eos_ids = jobs, eos_ids
+        self.tokens: list[list[int]] = [[] for _ in jobs]
+        self.texts = [""] * len(jobs)
+        self.reasons = [""] * len(jobs)
+        self.generators = [_generator(j.request) for j in jobs]
+        self.budget = max(j.request.max_tokens for j in jobs)
+        width = max(len(j.ids) for j in jobs)
+        self.mask = torch.tensor([[0] * (width - len(j.ids)) + [1] * len(j.ids) for j in jobs], dtype=torch.long)
+        self.positions = self.mask.sum(-1, keepdim=True) - 1
+
+    def step(self, logprobs: torch.Tensor, tokenizer: Any) -> bool:
+        """Sample one token per unfinished row; ``True`` when every row is finished."""
+        for i, job in enumerate(self.jobs):
+            if self.reasons[i]:
+                continue
+            token = _sample(logprobs[i], job.request.temperature, self.generators[i])
+            if token in self.eos_ids:
+                self.reasons[i] = "stop"
+                continue
+            self.tokens[i].append(token)
+            self._check(i, tokenizer.decode(self.tokens[i], skip_special_tokens=True))
+        return all(self.reasons)
+
+    def _check(self, i: int, text: str) -> None:
+        request = self.jobs[i].request
+        cut = min((at for s in request.stop if s and (at := text.find(s)) >= 0), default=-1)
+        if cut >= 0:
+            text, self.reasons[i] = text[:cut], "stop"
+        elif len(self.tokens[i]) >= request.max_tokens:
+            self.reasons[i] = "length"
+        self.texts[i] = text
+
+    def completions(self, name: str) -> list[Completion]:
+        return [Completion(text=self.texts[i], model_id=name, input_tokens=len(job.ids),
+                           output_tokens=len(self.tokens[i]), finish_reason=self.reasons[i] or "length")
+                for i, job in enumerate(self.jobs)]
+
+
+def _generator(request: Request) -> torch.Generator:
+    return torch.Generator().manual_seed(sample_seed(request.seed, request.sample_index))
+
+
+def _sample(logprobs: torch.Tensor, temperature: float | None, generator: torch.Generator) -> int:
+    """A token id: greedy at temperature 0, else drawn at ``temperature`` (``None``: 1)."""
+    t = 1.0 if temperature is None else temperature
+    if t <= 0:
+        return int(torch.argmax(logprobs))
+    probs = torch.softmax(logprobs / t, dim=-1)
+    return int(torch.multinomial(probs, 1, generator=generator))
+
+
+def _logsumexp(logprobs: torch.Tensor, ids: Sequence[int]) -> float:
+    return float(torch.logsumexp(logprobs[list(ids)], dim=0)) if ids else -math.inf
+
+
+def _cache_of(output: Any) -> Any:
+    """The KV cache of a model output (``cache`` in transformers 5, ``past_key_values`` before)."""
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def _resolve(future: asyncio.Future[Completion], result: Completion | BaseException, latency: float) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(Completion(**{**result.__dict__, "latency_s": latency}))
+
+
+def _as_backend_error(exc: BaseException, name: str) -> BackendError:
+    hint = " (lower --batch_size)" if "out of memory" in str(exc).lower() else ""
+    return BackendError(f"{name}: {type(exc).__name__}: {exc}{hint}")
+
+
+def _pad_id(tokenizer: Any) -> int:
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
+        if candidate is not None:
+            return int(candidate)
+    return 0
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    for value in (tokenizer.eos_token_id, getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list | tuple):
+            ids.update(int(v) for v in value)
+    return ids
+
+
+# --- loading -----------------------------------------------------------------------------------------------
+def load_model(path: str, options: BackendOptions, **kwargs: Any) -> tuple[Any, Any]:
+    """Tokenizer and model from a local folder or hub id, on the chosen device and dtype, in eval mode."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    extra = parse_extra(options.extra, EXTRA_KEYS)
+    device = pick_device(options.device)
+    dtype = pick_dtype(options.dtype, device)
+    trust = extra.get("trust_remote_code", "false").lower() == "true"
+    tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust, **kwargs)
+    load: dict[str, Any] = {"dtype": dtype, "trust_remote_code": trust, **kwargs}
+    if "device_map" in extra:
+        load["device_map"] = extra["device_map"]
+    if "quantize" in extra:
+        load["quantization_config"] = _quantization(extra["quantize"], dtype)
+    model: Any = AutoModelForCausalLM.from_pretrained(path, **load)
+    if "device_map" not in extra and "quantize" not in extra:
+        model = model.to(device)
+    return model.eval(), tokenizer
+
+
+def _quantization(kind: str, dtype: torch.dtype) -> Any:
+    from transformers import BitsAndBytesConfig  # needs bitsandbytes (CUDA)
+
+    if kind not in ("4bit", "8bit"):
+        raise ValueError(f"quantize={kind!r}; valid: 4bit, 8bit")
+    if kind == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_compute_dtype=dtype)
+
+
+def make_backend(model: str, options: BackendOptions) -> Backend:
+    """Registry factory for ``hf/<local dir or hub id>``."""
+    extra = parse_extra(options.extra, EXTRA_KEYS)
+    loaded, tokenizer = load_model(model, options)
+    gather = float(extra.get("gather_ms", GATHER_S * 1000)) / 1000
+    return HFBackend(f"hf/{model}", loaded, tokenizer, batch_size=options.batch_size, gather_s=gather)
