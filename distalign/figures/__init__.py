@@ -8,6 +8,7 @@ Three layers: :mod:`~distalign.figures.data` turns the evaluation CSVs and resul
 calls :func:`build` once per figure. A missing input skips that figure with a note.
 """
 
-from distalign.figures.build import FIGURES, build, build_all, save
+from distalign.figures.build import FIGURES, build, build_all, ensure_evaluation, render, save
+from distalign.figures.data import MissingInput
 
-__all__ = ["FIGURES", "build", "build_all", "save"]
+__all__ = ["FIGURES", "MissingInput", "build", "build_all", "ensure_evaluation", "render", "save"]

@@ -19,11 +19,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--results_dir", default="results", help="results root with the evaluation CSVs (default: results)")
     p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
     p.add_argument("--data_dir", default=".", help="data root holding nytimes/ (default: .)")
+    p.add_argument("--eval_dir", help="folder of the evaluation CSVs (default: --results_dir)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap error bars")
     p.add_argument("--only", nargs="+", choices=list(FIGURES), help="render only these figures")
     args = p.parse_args(argv)
     try:
-        build_all(args.results_dir, args.out, args.data_dir, args.seed, args.only)
+        build_all(args.results_dir, args.out, args.data_dir, args.seed, args.only, eval_dir=args.eval_dir)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

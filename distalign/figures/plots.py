@@ -200,7 +200,8 @@ def plot_humans_vs_llms(table: pd.DataFrame, method: str = "V") -> Figure:
         ax.axvline(entities.index("human") + 0.5, color="#BBBBBB", lw=1)
     ax.set_ylabel(f"mean {TV_LABEL}\n(½ OpinionQA + ½ NYT)")
     ax.set_title("Humans vs LLMs at estimating a group's opinion distribution")
-    ax.legend(title="steering", loc="upper left", bbox_to_anchor=(1.0, 1.0), alignment="left")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=len(steerings),
+               title="steering method", title_fontsize=9)
     return fig
 
 
