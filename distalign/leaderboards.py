@@ -180,7 +180,8 @@ def everything(sc: Scorer) -> pd.DataFrame:
     lines += [sc.line("all", _name(m, o), "both", POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
               for m in sc.models for o in sc.methods]
     human = [r for r in sc.special_rows("human") if r.task in HEADLINE_TASKS]
-    lines.append(sc.line("all", "human", "both", POOLED, human, "human", "express_distribution"))
+    if human:
+        lines.append(sc.line("all", "human", "both", POOLED, human, "human", "express_distribution"))
     return pd.DataFrame(lines, columns=LB_COLUMNS)
 
 

@@ -95,11 +95,11 @@ def _humans(allb: pd.DataFrame) -> str:
         label = STEERING_LABELS.get(steering_of(task), task)
         cells = [cell(r.iloc[0]) if len(r := human[(human["Dataset"] == d) & (human["Task Type"] == task)]) else "–"
                  for d in datasets]
-        rows.append([label, *cells])
+        rows.append([label, *cells, ""])
     both = human[human["Dataset"] == "both"]
     if len(both):
-        rows.append(["persona + few-shot, OQA & NYT ½ each", *([""] * (len(datasets) - 1)), cell(both.iloc[0])])
-    return table(["Human estimate (k = 4)", *(DATASET_LABELS.get(d, d) for d in datasets)], rows)
+        rows.append(["persona + few-shot", *([""] * len(datasets)), cell(both.iloc[0])])
+    return table(["Human estimate (k = 4)", *(DATASET_LABELS.get(d, d) for d in datasets), "OQA & NYT ½ each"], rows)
 
 
 def _footer(ev: Evaluation) -> list[str]:
@@ -123,6 +123,6 @@ def markdown(ev: Evaluation, n_boot: int, head: pd.DataFrame, allb: pd.DataFrame
         table(*_grid(head, gap, "coverage")), "",
         "Simulated references:", "", _references(head), "",
     ]
-    if (allb["Model Name"] == "human").any():
+    if ((allb["Model Name"] == "human") & (allb["Dataset"] != "both")).any():
         parts += ["Humans (Prolific annotators estimating a group's distribution):", "", _humans(allb), ""]
     return "\n".join([*parts, *_footer(ev)]) + "\n"
