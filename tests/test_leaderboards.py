@@ -35,7 +35,8 @@ def ev() -> Evaluation:
             row("human", "express_distribution", "nytimes", [0.3])]
     tally = Tally()
     tally.add(SKIP, None, "file of a demographic that is not evaluated", 3)
-    return Evaluation("fixed", 0, rows, [("opinionqa", "model_logprobs", "anthropic_opus", "no log-probabilities")], tally)
+    na = [("opinionqa", "model_logprobs", "anthropic_opus", "no log-probabilities")]
+    return Evaluation("fixed", 0, rows, na, tally)
 
 
 def test_headline(ev: Evaluation) -> None:
