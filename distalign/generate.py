@@ -109,7 +109,7 @@ class RunConfig:
     batch_api: bool = False
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     log_dir: Path | None = None
-    flush_every: int = 20
+    flush_every: int = 100
     flush_seconds: float = 5.0
     progress: bool = True
 
@@ -338,7 +338,7 @@ class ResultFile:
         flush_seconds: ... or when the last write is this old.
     """
 
-    def __init__(self, path: Path, order: list[str], flush_every: int = 20, flush_seconds: float = 5.0) -> None:
+    def __init__(self, path: Path, order: list[str], flush_every: int = 100, flush_seconds: float = 5.0) -> None:
         self.path = path
         self.records: dict[str, dict[str, Any]] = read_results(path) if path.exists() else {}
         self.order = order
