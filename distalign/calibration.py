@@ -98,7 +98,8 @@ def fit_paper(p: np.ndarray, q: np.ndarray) -> float:
 def fit_fixed(p: np.ndarray, q: np.ndarray, bounds: tuple[float, float] = FIXED_BOUNDS) -> float:
     """NaN-safe fit: all-zero rows dropped, a log-spaced grid, then bounded Brent on log T around the best point.
 
-    A flat objective (e.g. only one-hot rows, which no temperature changes) keeps the grid point nearest T = 1.
+    A flat objective (e.g. only one-hot rows, which no temperature changes) gives T = 1; ties between grid points
+    go to the one nearest T = 1.
     """
     keep = np.any(p > 0, axis=-1)
     p, q = p[keep], q[keep]
@@ -109,7 +110,7 @@ def fit_fixed(p: np.ndarray, q: np.ndarray, bounds: tuple[float, float] = FIXED_
     near_best = np.flatnonzero(values <= values.min() + 1e-12)
     i = int(near_best[np.argmin(np.abs(grid[near_best]))])
     if np.ptp(values) <= 1e-12:
-        return float(math.exp(grid[i]))
+        return 1.0
     lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
     res = minimize_scalar(lambda u: summed_tv(math.exp(u), p, q), bounds=(lo, hi), method="bounded")
     best = float(res.x) if res.fun <= values[i] else float(grid[i])

@@ -14,6 +14,7 @@ from distalign.figures import FIGURES
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOK = REPO / "analysis" / "figures.ipynb"
+NEEDS_EVAL = ("leaderboard", "k2s_gap", "breakdown", "humans_vs_llms")  # figures drawn from the evaluation CSVs
 
 
 def code_cells() -> list[str]:
@@ -42,6 +43,7 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
 
     if not (REPO / "results" / "opinionqa" / "express_distribution").is_dir():
         pytest.skip("released results not fetched (python -m distalign.data fetch)")
+    evaluator = (REPO / "lm_steering_eval.py").exists()  # without it the CSV-based figures are skipped with a note
     spec = KernelSpecManager().get_kernel_spec("python3")
     assert spec.argv[0] in ("python", "python3", sys.executable)  # jupyter_client maps "python" to this venv
     monkeypatch.setenv("DISTALIGN_EVAL_DIR", str(tmp_path / "eval"))
@@ -52,7 +54,8 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
                             resources={"metadata": {"path": str(NOTEBOOK.parent)}})
     client.execute()
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
-    for name in FIGURES:
+    expected = [n for n in FIGURES if evaluator or n not in NEEDS_EVAL]
+    for name in expected:
         assert (tmp_path / "figures" / f"{name}.png").exists(), name
-    assert len(images) == len(FIGURES)
-    assert (tmp_path / "eval" / "leaderboard_distrib_alignment.csv").exists()
+    assert len(images) == len(expected)
+    assert (tmp_path / "eval" / "leaderboard_distrib_alignment.csv").exists() == evaluator
