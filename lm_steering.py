@@ -83,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config(args)
         if args.dry_run:
             print(format_dry_run(dry_run(cfg)))
-        else:
-            run(cfg)
+        elif any(report.error for report in run(cfg)):
+            return 1
     except (ValueError, CacheError, BackendError, RuntimeError) as e:
         print(f"error: {scrub(str(e))}", file=sys.stderr)
         return 2

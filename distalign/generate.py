@@ -34,7 +34,7 @@ from typing import Any
 from tqdm import tqdm
 
 from distalign.backends import BackendOptions, get_backend, split_name
-from distalign.backends.base import Backend
+from distalign.backends.base import Backend, BackendError
 from distalign.cache import Cache, open_cache
 from distalign.costs import cost as estimate_cost
 from distalign.costs import estimate_tokens, expected_output_tokens, format_cost
@@ -385,9 +385,13 @@ class ModelReport:
     skipped: Counter[str] = field(default_factory=Counter)
     not_applicable: list[tuple[str, str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    error: str = ""
 
     def summary(self) -> str:
         """The closing line: requests sent / cached / failed, tokens, cost, records, skips, n/a pairs."""
+        if self.error:
+            return f"{self.model}: not run: {self.error}"
         s = self.stats
         usd = estimate_cost(self.model, s.input_tokens, s.output_tokens)
         line = (f"{self.model}: requests: {s.sent} sent, {s.cached} cached, {s.failed} failed; "
@@ -396,6 +400,8 @@ class ModelReport:
                 f"{self.already_done} already done")
         if self.unit_failures:
             line += f", {self.unit_failures} questions failed (rerun to retry)"
+        for error, n in self.errors.most_common(3):
+            line += f"\n  {n} x {error}"
         if self.skipped:
             reasons = "; ".join(f"{n} {r}" for r, n in self.skipped.items())
             line += f"; skipped: {sum(self.skipped.values())} ({reasons})"
@@ -517,6 +523,7 @@ class ModelRun:
             self.report.parse_failures += not parsed.parse_ok
         else:
             self.report.unit_failures += 1
+            self.report.errors.update(o.error for o in outcomes if not o.ok)
         for outcome in outcomes:
             self.log.write(log_record(self.run_id, self.model, self.executor.identity, unit, outcome, parsed))
 
@@ -613,7 +620,11 @@ async def run_model(model: str, cfg: RunConfig, plugins: Plugins, datasets: dict
     work = plan_model(model, caps, cfg, plugins, datasets, report, write_markers=True)
     if not work.total:
         return report
-    backend = plugins.get_backend(model, cfg.backend_options)
+    try:
+        backend = plugins.get_backend(model, cfg.backend_options)
+    except BackendError as e:  # a missing key or package: report it, run the other models
+        report.error = scrub(str(e))
+        return report
     log = RunLog((cfg.log_dir or cfg.results_dir / "logs") / f"{model_dir(model)}.jsonl")
     try:
         run = ModelRun(model, backend, cache, cfg, work, report, log)

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from distalign.backends import BackendOptions, get_backend
-from distalign.backends.base import Backend
+from distalign.backends.base import Backend, BackendError
 from distalign.cache import ResponseCache
 from distalign.datasets import load_dataset
 from distalign.evaluation import evaluate
@@ -186,13 +186,25 @@ def test_failed_requests_leave_no_record_and_are_retried_next_run(tmp_path, data
     failing = config(tmp_path, data, backend_options=BackendOptions(extra=(("fail_always", "1"),)))
     (report,) = run(failing, plugins())
     assert report.records == 0 and report.unit_failures == 35 and report.stats.failed == 35
-    assert "35 questions failed (rerun to retry)" in report.summary()
+    assert "35 questions failed (rerun to retry)\n  35 x BackendError: injected permanent failure" in report.summary()
     assert not list(scan(failing.results_dir))
     lines = list(read_log(failing.results_dir / "logs/fake__oracle.jsonl"))
     assert len(lines) == 35 and all(not x["ok"] and x["error"] == "BackendError: injected permanent failure"
                                     for x in lines)
     (ok,) = run(replace(failing, backend_options=BackendOptions()), plugins())
     assert ok.records == 35 and ok.stats.sent == 35
+
+
+def test_a_backend_that_cannot_start_does_not_stop_the_other_models(tmp_path, data):
+    def get(model, options):
+        if model == "fake/garbage":
+            raise BackendError("fake/garbage needs a package that is not installed: nothing")
+        return get_backend(model, options)
+
+    cfg = config(tmp_path, data, models=("fake/garbage", "fake/oracle"))
+    broken, ok = run(cfg, plugins(get_backend=get))
+    assert broken.summary() == "fake/garbage: not run: fake/garbage needs a package that is not installed: nothing"
+    assert ok.records == 35
 
 
 def test_transient_failures_of_some_samples_reuse_the_others(tmp_path, data):
