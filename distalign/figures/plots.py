@@ -286,7 +286,8 @@ def plot_calibration(bins: pd.DataFrame, pairs: pd.DataFrame | None = None, max_
             if pairs is not None:
                 pts = pairs[(pairs["model"] == model) & (pairs["variant"] == variant)]
                 pts = pts.iloc[:: max(1, len(pts) // max_points)]
-                ax.scatter(pts["output"], pts["expected"], s=3, alpha=0.08, color=method_color(variant), lw=0)
+                ax.scatter(pts["output"], pts["expected"], s=3, alpha=0.08, color=method_color(variant), lw=0,
+                           rasterized=True)
             b = bins[(bins["model"] == model) & (bins["variant"] == variant)]
             ax.plot(b["output"], b["expected"], "o-", color=method_color(variant), label=METHOD_NAMES[variant], ms=5)
         ax.plot([0, 1], [0, 1], ls="--", color="#777777", lw=1, label="perfect calibration")
