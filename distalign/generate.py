@@ -42,7 +42,7 @@ from distalign.datasets import NONE_GROUP, SurveyDataset, load_dataset
 from distalign.engine import Executor, Outcome, RetryPolicy, RunStats
 from distalign.expression.base import ExpressionMethod, MethodConfig
 from distalign.files import DataError, write_json
-from distalign.names import GENERATED_OUTPUT_TYPES, TASK_STEERING, model_dir, task_dir
+from distalign.names import GENERATED_OUTPUT_TYPES, model_dir, task_dir
 from distalign.parsers import first_answer
 from distalign.results import ResultKey, make_record, na_path, read_results, result_path, write_results
 from distalign.runlog import RunLog, scrub
@@ -609,7 +609,6 @@ def validate(cfg: RunConfig) -> None:
         raise ValueError(f"--limit must be at least 1, got {cfg.limit}")
     if cfg.n_samples < 1 or cfg.concurrency < 1 or cfg.max_retries < 0:
         raise ValueError("--n_samples and --concurrency must be >= 1, --max_retries >= 0")
-    assert set(TASK_STEERING) >= set(cfg.tasks)
 
 
 async def run_model(model: str, cfg: RunConfig, plugins: Plugins, datasets: dict[str, SurveyDataset],
