@@ -5,7 +5,7 @@
 #   1. setup        .venv with pinned dependencies (idempotent; seconds when already done)
 #   2. fetch        benchmark data + released generations, sha256-verified  -> opinions_qa/ nytimes/ Global_Values/ results/
 #   3. generate     new generations for $MODELS                               -> results/<dataset>/<output_type>/<model>/...
-#   4. calibrate    temperature scaling of model_logprobs                     -> results/**/rescaled_model_logprobs/...
+#   4. calibrate    temperature scaling of model_logprobs                     -> results/**/rescaled_model_logprobs{,_cv}/...
 #   5. evaluate     TVs, baselines, bootstrap, leaderboards (released + new)  -> results/*.csv, results/leaderboard.md
 #   6. figures      the paper's figures                                       -> results/figures/*.png|pdf
 #   7. report       prints results/leaderboard.md
@@ -81,8 +81,10 @@ else
   done
 fi
 
-stage 4/7 "calibrate: temperature scaling ($MODE)"
-$py temperature_scaling.py --results_dir "$RESULTS_DIR" --mode "$MODE" --seed "$SEED"
+stage 4/7 "calibrate: temperature scaling (paper fit -> rescaled_model_logprobs, cross-fitted -> _cv)"
+# paper mode keeps the released rescaled files (it reproduces them) and fills in new models only
+$py temperature_scaling.py --results_dir "$RESULTS_DIR" --data_dir . --mode paper --seed "$SEED"
+$py temperature_scaling.py --results_dir "$RESULTS_DIR" --data_dir . --mode fixed --seed "$SEED"
 
 stage 5/7 "evaluate: leaderboards ($MODE mode)"
 $py lm_steering_eval.py --results_dir "$RESULTS_DIR" --data_dir . --output_dir "$RESULTS_DIR" \

@@ -3,8 +3,10 @@
     python temperature_scaling.py --results_dir results --mode fixed   # cross-fitted, NaN-safe (default)
     python temperature_scaling.py --results_dir results --mode paper   # the original fit, artefacts included
 
-Writes ``<out_dir>/<dataset>/rescaled_model_logprobs/<model>/<task>/...`` (the layout of ``model_logprobs``)
-and the fitted temperatures to ``<out_dir>/temperature_scaling_<mode>.csv``. The logic lives in
+Writes ``<out_dir>/<dataset>/<target>/<model>/<task>/...`` (the layout of ``model_logprobs``) with target
+``rescaled_model_logprobs`` (paper mode; pools whose files exist, e.g. the released ones, are kept unless
+``--overwrite``) or ``rescaled_model_logprobs_cv`` (fixed mode), and the fitted temperatures to
+``<out_dir>/temperature_scaling_<mode>.csv``. The logic lives in
 :mod:`distalign.calibration`.
 """
 
@@ -31,6 +33,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="fixed: cross-fitted NaN-safe log-space fit; paper: the original transductive fit")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds over questions (fixed mode; 1 = none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    p.add_argument("--overwrite", action="store_true",
+                   help="paper mode: refit pools whose rescaled_model_logprobs files exist (e.g. the released ones)")
     return p.parse_args(argv)
 
 
@@ -52,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         fits = calibrate(args.results_dir, args.out_dir, args.data_dir, args.models, args.datasets, args.mode,
-                         args.folds, args.seed)
+                         args.folds, args.seed, args.overwrite)
     except (DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -35,7 +35,7 @@ from scipy.optimize import minimize_scalar
 
 from distalign.datasets import NONE_GROUP, load_dataset
 from distalign.files import atomic_open
-from distalign.names import DATASETS
+from distalign.names import DATASETS, TASK_DIRS
 from distalign.results import ResultKey, read_results, result_path, write_results
 
 MODES = ("paper", "fixed")
@@ -242,8 +242,10 @@ def rescale_record(rec: dict[str, Any], temperature: float, mode: str) -> dict[s
 
 
 # ---- result files -----------------------------------------------------------------------------------------
-SOURCE, TARGET = "model_logprobs", "rescaled_model_logprobs"
-TASKS = ("task0", "task1", "task3_easy_hard")  # the scaled steering tasks (GV has no task0)
+SOURCE = "model_logprobs"
+# Output folder per mode: the paper's transductive fit keeps the original name (and reproduces the released
+# files); the cross-fitted one gets its own, so neither overwrites the other or the released data.
+TARGETS = {"paper": "rescaled_model_logprobs", "fixed": "rescaled_model_logprobs_cv"}
 PAPER_TASK0_TRUTH = "expected_results_POLPARTY_Democrat"  # the original's task0 reference, for every demographic
 
 
@@ -251,6 +253,12 @@ def logprob_models(results_dir: Path | str, datasets: Iterable[str] = DATASETS) 
     """Every model folder that holds ``model_logprobs`` results in one of ``datasets``."""
     found = {p.name for d in datasets for p in (Path(results_dir) / d / SOURCE).glob("*") if p.is_dir()}
     return sorted(found)
+
+
+def logprob_tasks(results_dir: Path | str, dataset: str, model: str) -> list[str]:
+    """The task folders (``task0``, ``task1``, ``task3_easy_hard``, ...) of a model's ``model_logprobs``."""
+    base = Path(results_dir) / dataset / SOURCE / model
+    return [t for t in TASK_DIRS if (base / t).is_dir()]
 
 
 def pool_files(results_dir: Path | str, pool: tuple[str, str, str], demographics: Sequence[tuple[str, str]],
@@ -286,24 +294,30 @@ def pool_rows(files: Sequence[tuple[Path, ResultKey, str]]) -> Rows:
     return Rows.build(rows)
 
 
+def target_paths(files: Sequence[tuple[Path, ResultKey, str]], out_dir: Path | str, mode: str) -> dict[Path, Path]:
+    """Source file -> rescaled file, for each distinct file of a pool."""
+    return {path: result_path(out_dir, replace(key, output_type=TARGETS[mode])) for path, key, _ in files}
+
+
 def write_pool(files: Sequence[tuple[Path, ResultKey, str]], temps: dict[str, float], default: float,
                out_dir: Path | str, mode: str) -> int:
     """Write the rescaled copy of each distinct file of a pool; returns the number of files written."""
-    written = {}
-    for path, key, _ in files:
-        if path in written:
-            continue
+    targets = target_paths(files, out_dir, mode)
+    for path, target in targets.items():
         records = read_results(path)
         rescaled = {qid: rescale_record(rec, temps.get(qid, default), mode) for qid, rec in records.items()}
-        written[path] = result_path(out_dir, replace(key, output_type=TARGET))
-        write_results(written[path], rescaled)
-    return len(written)
+        write_results(target, rescaled)
+    return len(targets)
 
 
 def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_dir: Path | str = ".",
               models: Sequence[str] | None = None, datasets: Sequence[str] = DATASETS, mode: str = "fixed",
-              folds: int = 5, seed: int = 0) -> list[Fit]:
-    """Fit and write ``rescaled_model_logprobs`` for every (model, dataset, task) pool; write the fits CSV.
+              folds: int = 5, seed: int = 0, overwrite: bool = False) -> list[Fit]:
+    """Fit and write rescaled log-probs for every (model, dataset, task) pool; write the fits CSV.
+
+    Paper mode writes ``rescaled_model_logprobs`` and keeps pools whose rescaled files all exist already
+    (the released ones, which it reproduces) unless ``overwrite``; fixed mode writes
+    ``rescaled_model_logprobs_cv`` and always refits.
 
     Args:
         results_dir: where ``model_logprobs`` results are read.
@@ -315,6 +329,7 @@ def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_d
         mode: ``paper`` or ``fixed``.
         folds: cross-fitting folds (fixed mode; ``1`` fits on all questions).
         seed: seed of the fold assignment.
+        overwrite: paper mode: refit pools whose rescaled files exist.
 
     Returns:
         Every fit, pooled and per fold.
@@ -326,16 +341,21 @@ def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_d
     demographics = {d: load_dataset(d, data_dir).demographics() for d in datasets}
     for model in models if models is not None else logprob_models(results_dir, datasets):
         for dataset in datasets:
-            for task in TASKS:
+            for task in logprob_tasks(results_dir, dataset, model):
                 files = pool_files(results_dir, (model, dataset, task), demographics[dataset], mode)
                 rows = pool_rows(files)
-                if not rows.qids:
+                if not rows.qids or _kept(files, out_dir, mode, overwrite):
                     continue
                 pool_fits, temps = fit_pool(rows, mode, folds, seed, (model, dataset, task))
                 write_pool(files, temps, pool_fits[0].temperature, out_dir, mode)
                 fits.extend(pool_fits)
     write_fits(out_dir / f"temperature_scaling_{mode}.csv", fits)
     return fits
+
+
+def _kept(files: Sequence[tuple[Path, ResultKey, str]], out_dir: Path, mode: str, overwrite: bool) -> bool:
+    """Whether a paper-mode pool is left as it is because all its rescaled files exist."""
+    return mode == "paper" and not overwrite and all(t.exists() for t in target_paths(files, out_dir, mode).values())
 
 
 def write_fits(path: Path | str, fits: Sequence[Fit]) -> None:

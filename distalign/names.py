@@ -27,6 +27,8 @@ TASK_STEERING = {0: "none", 1: "persona", 2: "context", 3: "fewshot"}
 STEERING_LABELS = {"none": "no steering", "persona": "persona", "context": "context given", "fewshot": "few-shot"}
 TASK3_TYPES = ("easy_hard", "easy")
 HEADLINE_TASKS = ("task1", "task3_easy_hard")  # pooled in the headline leaderboard (SPEC §7.5)
+# Every task folder the pipeline writes; others (the release's exploratory ``task3_easy_hard_v1``) are ignored.
+TASK_DIRS = ("task0", "task1", "task2", "task3_easy_hard", "task3_easy")
 
 
 def task_dir(task: int, task3_type: str = "easy_hard") -> str:
@@ -56,12 +58,14 @@ OUTPUT_TYPES = {
     "independent_samples": "samples",
     "option_likelihood": "option_likelihood",
     "rescaled_model_logprobs": "logprobs_ts",
+    "rescaled_model_logprobs_cv": "logprobs_ts_cv",
 }
 METHOD_LABELS = {
     "express_distribution": "V",
     "sequence": "Seq",
     "model_logprobs": "Log-p",
     "rescaled_model_logprobs": "TS-Log-p",
+    "rescaled_model_logprobs_cv": "TS-Log-p (CV)",
     "independent_samples": "Samples",
     "option_likelihood": "Opt-LL",
 }

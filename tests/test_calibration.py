@@ -161,8 +161,8 @@ def make_results(root: Path, t_true: float = 2.0, n: int = 20, zero_row: bool = 
     write_results(result_path(root, ResultKey("opinionqa", "model_logprobs", "toy", "task0", "NONE", "Democrat")), none)
 
 
-def out_file(root: Path, task: str, group: str, dem: str) -> Path:
-    return result_path(root, ResultKey("opinionqa", "rescaled_model_logprobs", "toy", task, group, dem))
+def out_file(root: Path, task: str, group: str, dem: str, mode: str = "fixed") -> Path:
+    return result_path(root, ResultKey("opinionqa", cal.TARGETS[mode], "toy", task, group, dem))
 
 
 def test_calibrate_fixed_writes_layout_fields_and_csv(tmp_path):
@@ -199,7 +199,7 @@ def test_calibrate_paper_task0_duplicates_and_uses_democrat_truth(tmp_path):
     assert task0.temperature == pytest.approx(cal.fit_paper(rows.p, rows.q), abs=1e-4)
     task1 = next(f for f in fits if f.task == "task1")
     assert task1.temperature == pytest.approx(3.8197, abs=1e-4) and math.isnan(task1.objective)
-    zero = read_results(out_file(tmp_path / "out", "task1", "POLPARTY", "Democrat"))["Q0"]
+    zero = read_results(out_file(tmp_path / "out", "task1", "POLPARTY", "Democrat", "paper"))["Q0"]
     assert zero["avg_actual_results"] is None and zero["parse_ok"] is False
     assert "temperature" not in zero
 
@@ -209,7 +209,7 @@ def test_calibrate_same_seed_same_bytes(tmp_path):
     for name in ("a", "b"):
         cal.calibrate(tmp_path / "in", tmp_path / name, datasets=["opinionqa"], folds=3, seed=7)
     for rel in ("temperature_scaling_fixed.csv",
-                "opinionqa/rescaled_model_logprobs/toy/task1/Pew_American_Trends_Panel_disagreement_100/SEX/Male.json"):
+                "opinionqa/rescaled_model_logprobs_cv/toy/task1/Pew_American_Trends_Panel_disagreement_100/SEX/Male.json"):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
 
 
@@ -220,6 +220,22 @@ def test_cli_defaults_and_summary(tmp_path, capsys):
     assert "toy" in out and "task1" in out
     assert out_file(tmp_path, "task0", "NONE", "Democrat").exists()
     assert (tmp_path / "temperature_scaling_fixed.csv").exists()
+
+
+def test_paper_mode_keeps_existing_rescaled_files_unless_overwrite(tmp_path):
+    make_results(tmp_path)
+    target = out_file(tmp_path, "task1", "SEX", "Male", "paper")
+    target.parent.mkdir(parents=True)
+    target.write_text('{"kept": {}}')  # stands for a released file of the pool; the others are missing
+    assert {f.task for f in cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper")} == {"task0", "task1"}
+    fits = cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper")
+    assert fits == []  # every pool's rescaled files exist now: nothing refit, nothing rewritten
+    target.write_text('{"kept": {}}')
+    cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper")
+    assert target.read_text() == '{"kept": {}}'
+    assert cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper", overwrite=True)
+    assert "kept" not in read_results(target)
+    assert not (tmp_path / "opinionqa" / "rescaled_model_logprobs_cv").exists()
 
 
 def test_cli_empty_results_dir(tmp_path, capsys):
