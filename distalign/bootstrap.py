@@ -6,18 +6,25 @@ the three-dataset headline, ½ OQA + ½ NYT for "both", 1 for a single dataset).
 mean of the bootstrap statistics and the error the half-width of the 2.5–97.5 percentile interval, as in
 the original.
 
-Randomness: each (row key, dataset) pair draws from its own child generator,
-``SeedSequence(seed, spawn_key=sha256(row key | dataset))``. A row's interval therefore depends only on the
-seed and its own key and data: adding a model or a dataset elsewhere never changes other rows' numbers,
-and two runs with the same seed give identical bytes. All resamples of a pool are drawn in one call
-(``integers(0, n, size=(B, n))``) and averaged with one matrix operation; :func:`bootstrap_loop` is the
-plain per-resample loop over the same draws, kept as the reference for tests and the benchmark.
+Randomness and pairing: the resampled cell positions of a pool of ``n`` cells of dataset ``d`` come from the
+child generator ``SeedSequence(seed, spawn_key=sha256(key|d|n))``. The leaderboards use one key for every row,
+so all scores of one dataset with the same number of cells are resampled at the same positions: a *paired*
+bootstrap (differences between two models that were scored on the same cells are paired comparisons), and a
+row's interval depends only on the seed and its own pools, so adding a model never changes other rows. Two runs
+with the same seed give identical bytes.
+
+Speed: the B resamples of one (dataset, n) are drawn in one call and turned into a B × n matrix of resample
+counts C; the statistics of all rows sharing it are one matrix product C·X/n (:func:`bootstrap_many`).
+The TVs enter the product in fixed point (integers times 2^-k, k ≤ 30, :func:`fixed_point`), so every resample
+sum is exact in float64 whatever the summation order: a row's numbers are bit-identical whether it is computed
+alone, in a batch of any width, or by :func:`bootstrap_loop`, which computes the same statistics from the same
+draws one resample at a time (the reference for tests and the benchmark).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,38 +87,89 @@ def summarize(stats: FloatArray, pools: Mapping[str, FloatArray], weights: Mappi
     return Estimate(float(np.mean(stats)), float((hi - lo) / 2), point, int(sum(len(x) for x in pools.values())))
 
 
-def bootstrap(
-    pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int, key: str
-) -> Estimate:
-    """Vectorized bootstrap of Σ_d w_d·mean(resampled pool_d).
+def resample_counts(seed: int, key: str, n: int, n_resamples: int) -> FloatArray:
+    """B × n matrix: how often each of ``n`` cells is drawn in each of B resamples (rows sum to ``n``).
+
+    >>> c = resample_counts(0, "k|opinionqa", 5, 3)
+    >>> c.shape, c.sum(axis=1).tolist()
+    ((3, 5), [5.0, 5.0, 5.0])
+    """
+    idx = child_rng(seed, f"{key}|{n}").integers(0, n, size=(n_resamples, n))
+    idx += (np.arange(n_resamples) * n)[:, None]  # resample b counts into bins b·n ... b·n + n − 1
+    return np.bincount(idx.ravel(), minlength=n_resamples * n).reshape(n_resamples, n).astype(float)
+
+
+def fixed_point(x: FloatArray) -> tuple[FloatArray, float]:
+    """``x`` as integers (stored as floats) and their scale 2^k, so that any sum of ``x.size`` of them is exact.
+
+    k ≤ 30 (resolution 2^-30 ≈ 1e-9) and small enough that x.size · max|x| · 2^k < 2^52.
+
+    >>> fixed_point(np.array([0.5, 0.25]))
+    (array([5.36870912e+08, 2.68435456e+08]), 1073741824.0)
+    """
+    bound = x.size * max(1.0, float(np.abs(x).max()))
+    scale = 2.0 ** min(30, 52 - int(np.ceil(np.log2(bound))))
+    return np.round(x * scale), scale
+
+
+Job = tuple[Mapping[str, FloatArray], Mapping[str, float]]  # (dataset -> TVs, dataset -> weight) of one score
+
+
+def bootstrap_many(jobs: Sequence[Job], n_resamples: int, seed: int, key: str = "") -> list[Estimate]:
+    """Vectorized bootstrap of many scores Σ_d w_d·mean(resampled pool_d) at once.
+
+    All pools of one (dataset, size n) are stacked into an n × m matrix X and resampled together by one
+    matrix product C·X/n with the B × n count matrix C of :func:`resample_counts`.
 
     Args:
-        pools: dataset -> per-question TVs.
-        weights: dataset -> weight (same keys as ``pools``).
+        jobs: per score, (dataset -> per-question TVs, dataset -> weight) with the same keys.
         n_resamples: number of bootstrap resamples B.
         seed: the run's seed.
-        key: the row's identity (e.g. ``"leaderboard|gpt-4 (V)|three|task1_task3"``).
+        key: draw key ("": the paired leaderboard bootstrap).
 
-    >>> e = bootstrap({"a": np.array([0.0, 1.0])}, {"a": 1.0}, 2000, 0, "k")
+    >>> [round(e.point, 2) for e in bootstrap_many([({"a": np.array([0.2, 0.4])}, {"a": 1.0}),
+    ...                                             ({"a": np.array([0.6, 0.8])}, {"a": 1.0})], 100, 0)]
+    [0.3, 0.7]
+    """
+    data = [_checked(pools, weights) for pools, weights in jobs]
+    groups: dict[tuple[str, int], list[int]] = {}
+    for j, pools in enumerate(data):
+        for name, x in pools.items():
+            groups.setdefault((name, x.size), []).append(j)
+    stats = np.zeros((len(jobs), n_resamples))
+    for (name, n), members in groups.items():
+        counts = resample_counts(seed, f"{key}|{name}", n, n_resamples)
+        ints, scales = zip(*(fixed_point(data[j][name]) for j in members), strict=True)
+        sums = counts @ np.stack(ints, axis=1)  # B × m exact integer sums
+        for col, j in enumerate(members):
+            stats[j] += jobs[j][1][name] * (sums[:, col] / (n * scales[col]))
+    return [summarize(stats[j], data[j], jobs[j][1]) for j in range(len(jobs))]
+
+
+def bootstrap(pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int,
+              key: str = "") -> Estimate:
+    """Vectorized bootstrap of one score (see :func:`bootstrap_many`).
+
+    >>> e = bootstrap({"a": np.array([0.0, 1.0])}, {"a": 1.0}, 2000, 0)
     >>> round(e.mean, 1), e.point, e.n
     (0.5, 0.5, 2)
     """
+    return bootstrap_many([(pools, weights)], n_resamples, seed, key)[0]
+
+
+def bootstrap_loop(pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int,
+                   key: str = "") -> Estimate:
+    """The same bootstrap as :func:`bootstrap` from the same draws, one resample at a time (the reference)."""
     data = _checked(pools, weights)
     stats = np.zeros(n_resamples)
     for name, x in data.items():
-        idx = child_rng(seed, f"{key}|{name}").integers(0, x.size, size=(n_resamples, x.size))
-        stats += weights[name] * x[idx].mean(axis=1)
-    return summarize(stats, data, weights)
-
-
-def bootstrap_loop(
-    pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int, key: str
-) -> Estimate:
-    """The same bootstrap as :func:`bootstrap`, one resample at a time (reference and benchmark baseline)."""
-    data = _checked(pools, weights)
-    stats = np.zeros(n_resamples)
-    for name, x in data.items():
-        rng = child_rng(seed, f"{key}|{name}")
+        rng = child_rng(seed, f"{key}|{name}|{x.size}")
+        ints, scale = fixed_point(x)
         for b in range(n_resamples):
-            stats[b] += weights[name] * x[rng.integers(0, x.size, size=x.size)].mean()
+            stats[b] += weights[name] * (ints[rng.integers(0, x.size, size=x.size)].sum() / (x.size * scale))
     return summarize(stats, data, weights)
+
+
+def bootstrap_loop_many(jobs: Sequence[Job], n_resamples: int, seed: int, key: str = "") -> list[Estimate]:
+    """:func:`bootstrap_many` computed by :func:`bootstrap_loop`, one score and one resample at a time."""
+    return [bootstrap_loop(pools, weights, n_resamples, seed, key) for pools, weights in jobs]

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distalign.bootstrap import Estimate, bootstrap
+from distalign.bootstrap import Estimate, Job, bootstrap_many
 from distalign.evaluation import Evaluation
 from distalign.evaluation.markdown import markdown
 from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
@@ -43,7 +43,7 @@ K2S_COLUMNS = ["Model Name", "Dataset", "Task Type", "K2S Mean", "V Mean", "Seq 
 POOLED = "task1_task3"
 WEIGHTS = {"three": {d: 1 / 3 for d in DATASETS}, "both": {"opinionqa": 0.5, "nytimes": 0.5}}
 SPECIAL = ("simulated", "human")
-BootstrapFn = Callable[..., Estimate]
+ManyFn = Callable[[list[Job], int, int], list[Estimate]]
 
 
 @dataclass(frozen=True)
@@ -85,9 +85,33 @@ def ordered_methods(rows: Iterable[TVRow], na: Iterable[tuple[str, str, str, str
     return [o for o in METHOD_LABELS if o in found] + sorted(found - set(METHOD_LABELS))
 
 
-def _score(rows: Sequence[TVRow], weights: dict[str, float], n_boot: int, seed: int, key: str,
-           boot: BootstrapFn) -> tuple[Estimate | None, int, str]:
-    """Bootstrap estimate, parse-failure count and note of the rows pooled per dataset."""
+@dataclass
+class Line:
+    """One leaderboard line before and after the bootstrap (``est`` is filled by :func:`build`)."""
+
+    name: str
+    dataset: str
+    task: str
+    model: str
+    output_type: str
+    n_fail: int
+    note: str
+    job: Job | None
+    est: Estimate | None = None
+
+    def record(self) -> dict[str, object]:
+        """The CSV record of the line."""
+        est, n = self.est, self.est.n if self.est else 0
+        return {"Model Name": self.name, "Dataset": self.dataset, "Task Type": self.task,
+                "Alignment Mean": est.mean if est else np.nan, "Alignment Error": est.error if est else np.nan,
+                "model": self.model, "method": method_label(self.output_type) if self.output_type else "",
+                "output_type": self.output_type, "N": n, "n_parse_fail": self.n_fail,
+                "parse_fail_rate": self.n_fail / n if n else np.nan,
+                "point_estimate": est.point if est else np.nan, "note": self.note}
+
+
+def _pools(rows: Sequence[TVRow], weights: dict[str, float]) -> tuple[Job | None, int, str]:
+    """The bootstrap job (pools per dataset, renormalised weights), parse-failure count and note of pooled rows."""
     pools: dict[str, list[float]] = {}
     for r in rows:
         if r.dataset in weights and r.tvs:
@@ -98,18 +122,7 @@ def _score(rows: Sequence[TVRow], weights: dict[str, float], n_boot: int, seed: 
     present = [d for d in weights if d in pools]
     scaled = {d: weights[d] / sum(weights[p] for p in present) for d in present}
     note = "" if len(present) == len(weights) else "only " + ", ".join(DATASET_LABELS.get(d, d) for d in present)
-    arrays = {d: np.asarray(pools[d]) for d in present}
-    return boot(arrays, scaled, n_boot, seed, key), n_fail, note
-
-
-def _line(name: str, dataset: str, task: str, est: Estimate | None, n_fail: int, note: str, model: str = "",
-          output_type: str = "") -> dict[str, object]:
-    n = est.n if est else 0
-    return {"Model Name": name, "Dataset": dataset, "Task Type": task,
-            "Alignment Mean": est.mean if est else np.nan, "Alignment Error": est.error if est else np.nan,
-            "model": model, "method": method_label(output_type) if output_type else "", "output_type": output_type,
-            "N": n, "n_parse_fail": n_fail, "parse_fail_rate": n_fail / n if n else np.nan,
-            "point_estimate": est.point if est else np.nan, "note": note}
+    return ({d: np.asarray(pools[d]) for d in present}, scaled), n_fail, note
 
 
 def _na_note(na: Sequence[tuple[str, str, str, str]], model: str, output_type: str, note: str) -> str:
@@ -118,20 +131,18 @@ def _na_note(na: Sequence[tuple[str, str, str, str]], model: str, output_type: s
 
 
 class Scorer:
-    """Builds leaderboard lines from an :class:`~distalign.evaluation.Evaluation` (one bootstrap per line)."""
+    """Builds leaderboard lines from an :class:`~distalign.evaluation.Evaluation`."""
 
-    def __init__(self, ev: Evaluation, n_boot: int, boot: BootstrapFn = bootstrap) -> None:
-        self.ev, self.n_boot, self.boot = ev, n_boot, boot
+    def __init__(self, ev: Evaluation) -> None:
+        self.ev = ev
         self.models, self.methods = ordered_models(ev.rows, ev.na), ordered_methods(ev.rows, ev.na)
 
-    def line(self, board: str, name: str, dataset: str, task: str, rows: Sequence[TVRow], model: str = "",
-             output_type: str = "") -> dict[str, object]:
+    def line(self, name: str, dataset: str, task: str, rows: Sequence[TVRow], model: str = "",
+             output_type: str = "") -> Line:
         """One leaderboard line: ``dataset`` is ``three``, ``both`` or a dataset name."""
-        weights = WEIGHTS.get(dataset, {dataset: 1.0})
-        key = f"{board}|{name}|{dataset}|{task}"
-        est, n_fail, note = _score(rows, weights, self.n_boot, self.ev.seed, key, self.boot)
-        return _line(name, dataset, task, est, n_fail, _na_note(self.ev.na, model, output_type, note), model,
-                     output_type)
+        job, n_fail, note = _pools(rows, WEIGHTS.get(dataset, {dataset: 1.0}))
+        return Line(name, dataset, task, model, output_type, n_fail, _na_note(self.ev.na, model, output_type, note),
+                    job)
 
     def model_rows(self, model: str, output_type: str, tasks: Sequence[str]) -> list[TVRow]:
         """The model rows of one (model, method) for the given tasks."""
@@ -151,38 +162,38 @@ def simulated_kinds(ev: Evaluation) -> list[str]:
     return list(dict.fromkeys(r.output_type for r in ev.rows if r.model == "simulated"))
 
 
-def headline(sc: Scorer) -> pd.DataFrame:
+def headline(sc: Scorer) -> list[Line]:
     """``leaderboard_distrib_alignment.csv``: every model × method, then the simulated references."""
-    lines = [sc.line("headline", _name(m, o), "three", POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
+    lines = [sc.line(_name(m, o), "three", POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
              for m in sc.models for o in sc.methods]
-    lines += [sc.line("headline", "simulated", "three", kind, sc.special_rows("simulated", kind))
+    lines += [sc.line("simulated", "three", kind, sc.special_rows("simulated", kind))
               for kind in simulated_kinds(sc.ev)]
-    return pd.DataFrame(lines, columns=LB_COLUMNS)
+    return lines
 
 
-def everything(sc: Scorer) -> pd.DataFrame:
+def everything(sc: Scorer) -> list[Line]:
     """``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated, "both" and human lines."""
-    rows, lines = sc.ev.rows, []
+    rows, lines = sc.ev.rows, list[Line]()
     combos = dict.fromkeys((r.dataset, r.task) for r in rows if r.model not in SPECIAL or r.model == "human")
     for dataset, task in sorted(combos, key=lambda c: (DATASETS.index(c[0]) if c[0] in DATASETS else 9, c[1])):
         for m in sc.models:
             for o in sc.methods:
                 pool = [r for r in sc.model_rows(m, o, (task,)) if r.dataset == dataset]
                 if pool:
-                    lines.append(sc.line("all", _name(m, o), dataset, task, pool, m, o))
+                    lines.append(sc.line(_name(m, o), dataset, task, pool, m, o))
         human = [r for r in sc.special_rows("human") if (r.dataset, r.task) == (dataset, task)]
         if human:
-            lines.append(sc.line("all", "human", dataset, task, human, "human", "express_distribution"))
+            lines.append(sc.line("human", dataset, task, human, "human", "express_distribution"))
     for kind in simulated_kinds(sc.ev):
         for dataset in dict.fromkeys(r.dataset for r in sc.special_rows("simulated", kind)):
             pool = [r for r in sc.special_rows("simulated", kind) if r.dataset == dataset]
-            lines.append(sc.line("all", "simulated", dataset, kind, pool))
-    lines += [sc.line("all", _name(m, o), "both", POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
+            lines.append(sc.line("simulated", dataset, kind, pool))
+    lines += [sc.line(_name(m, o), "both", POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
               for m in sc.models for o in sc.methods]
     human = [r for r in sc.special_rows("human") if r.task in HEADLINE_TASKS]
     if human:
-        lines.append(sc.line("all", "human", "both", POOLED, human, "human", "express_distribution"))
-    return pd.DataFrame(lines, columns=LB_COLUMNS)
+        lines.append(sc.line("human", "both", POOLED, human, "human", "express_distribution"))
+    return lines
 
 
 def k2s(head: pd.DataFrame) -> pd.DataFrame:
@@ -196,10 +207,16 @@ def k2s(head: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(lines, columns=K2S_COLUMNS)
 
 
-def build(ev: Evaluation, n_boot: int, boot: BootstrapFn = bootstrap) -> Outputs:
-    """Every table of a run (the bootstrap step: all leaderboard lines)."""
-    sc = Scorer(ev, n_boot, boot)
-    head, allb = headline(sc), everything(sc)
+def build(ev: Evaluation, n_boot: int, many: ManyFn = bootstrap_many) -> Outputs:
+    """Every table of a run; all leaderboard lines are bootstrapped in one batch (``many``)."""
+    sc = Scorer(ev)
+    head_lines, all_lines = headline(sc), everything(sc)
+    lines = [*head_lines, *all_lines]
+    estimates = iter(many([ln.job for ln in lines if ln.job], n_boot, ev.seed))
+    for ln in lines:
+        ln.est = next(estimates) if ln.job else None
+    head = pd.DataFrame([ln.record() for ln in head_lines], columns=LB_COLUMNS)
+    allb = pd.DataFrame([ln.record() for ln in all_lines], columns=LB_COLUMNS)
     gap = k2s(head)
     skips = pd.DataFrame(ev.tally.records(), columns=SKIP_COLUMNS)
     return Outputs(eval_frame(ev.rows), head, allb, gap, skips, markdown(ev, n_boot, head, allb, gap))
@@ -219,4 +236,4 @@ def write(out: Outputs, output_dir: Path | str) -> list[Path]:
     return [*paths, output_dir / "leaderboard.md"]
 
 
-__all__ = ["Outputs", "Scorer", "build", "eval_frame", "k2s", "write"]
+__all__ = ["Line", "Outputs", "Scorer", "build", "eval_frame", "k2s", "write"]

@@ -5,19 +5,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distalign.bootstrap import bootstrap, bootstrap_loop, child_rng
+from distalign.bootstrap import bootstrap, bootstrap_loop, bootstrap_loop_many, bootstrap_many, child_rng
 
 THIRD = {"opinionqa": 1 / 3, "nytimes": 1 / 3, "globalvalues": 1 / 3}
 
 
 def test_constant_pools_give_the_weighted_mean_and_zero_error() -> None:
     pools = {"opinionqa": np.full(7, 0.3), "nytimes": np.full(5, 0.6), "globalvalues": np.full(3, 0.9)}
-    est = bootstrap(pools, THIRD, 200, 0, "row")
+    est = bootstrap(pools, THIRD, 200, 0)
     assert est.mean == pytest.approx(0.6) and est.point == pytest.approx(0.6)  # (.3 + .6 + .9) / 3
     assert est.error == pytest.approx(0.0, abs=1e-12)
     assert est.n == 15
     both = bootstrap({"opinionqa": np.full(4, 0.2), "nytimes": np.full(9, 0.4)},
-                     {"opinionqa": 0.5, "nytimes": 0.5}, 100, 0, "row")
+                     {"opinionqa": 0.5, "nytimes": 0.5}, 100, 0)
     assert both.mean == pytest.approx(0.3)  # ½·.2 + ½·.4, whatever the pool sizes
 
 
@@ -46,8 +46,7 @@ def test_vectorized_equals_loop() -> None:
     rng = np.random.default_rng(3)
     pools = {"opinionqa": rng.random(120), "nytimes": rng.random(80), "globalvalues": rng.random(30)}
     fast, slow = bootstrap(pools, THIRD, 250, 0, "k"), bootstrap_loop(pools, THIRD, 250, 0, "k")
-    assert fast.mean == pytest.approx(slow.mean, abs=1e-12)
-    assert fast.error == pytest.approx(slow.error, abs=1e-12)
+    assert fast == slow  # the same draws and exact fixed-point sums: bit-identical
 
 
 def test_child_rng_depends_on_seed_and_key() -> None:
@@ -61,3 +60,15 @@ def test_child_rng_depends_on_seed_and_key() -> None:
 def test_bad_input(pools: dict, weights: dict) -> None:
     with pytest.raises(ValueError):
         bootstrap(pools, weights, 10, 0, "k")
+
+
+def test_many_equals_one_by_one_and_rows_are_paired() -> None:
+    rng = np.random.default_rng(4)
+    x, y = rng.random(60), rng.random(60)
+    jobs = [({"a": x}, {"a": 1.0}), ({"a": x + 0.1}, {"a": 1.0}), ({"a": y, "b": x[:7]}, {"a": 0.5, "b": 0.5})]
+    many = bootstrap_many(jobs, 300, 0)
+    assert many == [bootstrap(p, w, 300, 0) for p, w in jobs]
+    # the same cells resampled at the same positions: a constant shift moves the mean, not the interval
+    assert many[1].mean - many[0].mean == pytest.approx(0.1)
+    assert many[1].error == pytest.approx(many[0].error)
+    assert bootstrap_loop_many(jobs, 300, 0) == many
