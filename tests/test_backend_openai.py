@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fakeservers import FakeOpenAI
+from generate_standins import write_tiny_oqa
 
 from distalign.backends import BackendError, BackendOptions, TransientError, get_backend
 from distalign.backends.openai import OpenAIBackend, capabilities
@@ -18,6 +23,7 @@ from distalign.engine import Executor, RetryPolicy
 from distalign.parsers import parse_logprobs, parse_sequence, parse_verbalized
 from distalign.types import Completion, Message, Request
 
+REPO = Path(__file__).resolve().parents[1]
 FAKE_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz0123456789"
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Which one? Answer:"))
 
@@ -197,3 +203,32 @@ def test_engine_does_not_retry_permanent_errors(server: FakeOpenAI) -> None:
 
     outcome = asyncio.run(go())
     assert not outcome.ok and outcome.attempts == 1 and server.calls == 1 and "HTTP 400" in outcome.error
+
+
+# --- end to end through the CLI: retries counted at the server, cache, no key anywhere ----------------------------
+def test_cli_end_to_end_retries_cache_and_no_key_anywhere(server: FakeOpenAI, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    write_tiny_oqa(data)
+    env = {**os.environ, "OPENAI_API_KEY": FAKE_KEY}
+    env.pop("OPENAI_BASE_URL", None)
+
+    def cli(task: str) -> subprocess.CompletedProcess[str]:
+        args = ["--no_progress", "--models", "openai/gpt-4o-2024-08-06", "--base_url", server.url + "/v1",
+                "--dataset", "opinionqa", "--task", task, "--output_type", "model_logprobs", "--limit", "2",
+                "--data_dir", str(data), "--results_dir", str(tmp_path / "results"), "--max_retries", "3"]
+        return subprocess.run([sys.executable, str(REPO / "lm_steering.py"), *args], capture_output=True, text=True,
+                              timeout=300, env=env, cwd=tmp_path)
+
+    server.fail_next("429", "500", "close")
+    first = cli("1")
+    assert first.returncode == 0, first.stderr
+    n = len(server.bodies)  # requests answered
+    assert n == 12 and server.calls == n + 3  # three transient faults, each retried once by the engine
+    second = cli("1")
+    assert second.returncode == 0 and server.calls == n + 3  # everything from the results / cache
+    server.fail_next("401", "401")  # the server echoes the key in its error message
+    third = cli("0")
+    outputs = "".join(p.stdout + p.stderr for p in (first, second, third))
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert "HTTP 401" in outputs and any(b"HTTP 401" in p.read_bytes() for p in files if p.suffix == ".jsonl")
+    assert FAKE_KEY not in outputs and all(FAKE_KEY.encode() not in p.read_bytes() for p in files)
