@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--seed", type=int, default=0)
     a("--concurrency", type=int, default=8, help="requests in flight per model")
     a("--max_retries", type=int, default=5, help="retries of a transient error (429, 5xx, timeout)")
-    a("--timeout", type=float, default=120.0, help="seconds per request attempt")
+    a("--timeout", type=float, default=120.0, help="seconds per HTTP request attempt")
     a("--cache_path", type=Path, default=None, help="default: <results_dir>/.cache/responses.sqlite")
     a("--no_cache", action="store_true")
     a("--dry_run", action="store_true", help="count requests, estimate tokens and cost; send nothing")

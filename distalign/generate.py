@@ -49,6 +49,7 @@ from distalign.runlog import RunLog, scrub
 from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 TASK0_FILE = ("NONE", "Democrat")  # task0's result file: group folder and demographic file name (SPEC §4.1)
+IN_PROCESS_PROVIDERS = ("local", "hf", "vllm")  # models computed in this process (no per-request timeout)
 PAPER_GENERATED = ("express_distribution", "sequence", "model_logprobs")  # the paper's generated methods
 GV_TASK0_NOTE = "globalvalues has no task 0 (the paper has none: its groups are per-question countries); not run"
 
@@ -72,7 +73,7 @@ class RunConfig:
         seed: seed of sampling, few-shot examples and fake answers.
         concurrency: requests in flight per model.
         max_retries: retries of a transient failure.
-        timeout: seconds per attempt.
+        timeout: seconds per HTTP attempt (see :func:`attempt_timeout`).
         cache_path: response cache (``None``: no cache).
         ficticious_group: replace group names by Foo/Bar/Baz (OQA ablation, SPEC §4.4).
         shuffled_labels: shuffle the option order of context lines (task2/3 ablation).
@@ -467,6 +468,20 @@ def _add_cells(work: _Work, ds: SurveyDataset, cfg: RunConfig, cells: list[Cell]
     return done
 
 
+def attempt_timeout(model: str, timeout: float) -> float | None:
+    """The engine's limit per attempt: a safety net over the backend's own ``--timeout``, none in-process.
+
+    HTTP backends get ``--timeout`` as their client timeout (a timeout there is a retried
+    :class:`~distalign.backends.TransientError`); the engine cancels an attempt only after twice that plus
+    10 s. Requests to in-process models wait in the backend's batch queue, and cancelling them would not
+    stop the computation, so they have no per-request limit.
+
+    >>> attempt_timeout("openai/gpt-4o", 60.0), attempt_timeout("local/smollm2-135m-instruct", 60.0)
+    (130.0, None)
+    """
+    return None if split_name(model)[0] in IN_PROCESS_PROVIDERS else 2 * timeout + 10
+
+
 class ModelRun:
     """Runs the pending work of one model through an :class:`~distalign.engine.Executor`."""
 
@@ -474,7 +489,7 @@ class ModelRun:
                  report: ModelReport, log: RunLog) -> None:
         self.model, self.cfg, self.work, self.report, self.log = model, cfg, work, report, log
         self.executor = Executor(backend, cache, cfg.concurrency, RetryPolicy(cfg.max_retries),
-                                 cfg.timeout, cfg.seed)
+                                 attempt_timeout(model, cfg.timeout), cfg.seed)
         report.stats = self.executor.stats
         self.run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         self._bar: tqdm | None = None
