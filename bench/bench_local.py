@@ -3,7 +3,8 @@
 Runs the built-in ``local/smollm2-135m-instruct`` (offline) on N persona-style multiple-choice prompts
 of about 500 tokens (the length of the paper's few-shot prompts) with ``model_logprobs`` requests, once
 with ``batch_size=1`` (requests one after another) and once with concurrent requests micro-batched by
-the backend (``--batch_size``). Prints prompts/s, the ratio, and the process's peak RSS.
+the backend (``--batch_size``; prompts of one group share their instructions and examples, whose tokens
+the backend then computes once per batch). Prints prompts/s, the ratio, and the process's peak RSS.
 
     python bench/bench_local.py [--n 32] [--batch_size 8] [--dtype float32]
 """
@@ -44,7 +45,7 @@ def prompts(n: int) -> list[Request]:
     shots = "\n\n---\n\n".join(block(*e) for e in EXAMPLES)
     out = []
     for i in range(n):
-        group, topic = GROUPS[i % len(GROUPS)], TOPICS[(i // len(GROUPS)) % len(TOPICS)]
+        group, topic = GROUPS[(i // len(TOPICS)) % len(GROUPS)], TOPICS[i % len(TOPICS)]  # group-major, as a run
         question = block(f"How much do you trust {topic} to give you accurate information?",
                          ["A great deal", "A fair amount", "Not too much", "Not at all", "Refused"])
         text = (f"Answer as a randomly chosen member of the group \"{group}\" would: reply with one letter.\n\n"
@@ -55,17 +56,17 @@ def prompts(n: int) -> list[Request]:
     return out
 
 
-async def unbatched(backend: HFBackend, requests: list[Request]) -> float:
-    start = time.perf_counter()
+async def unbatched(backend: HFBackend, requests: list[Request]) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     for r in requests:
         await backend.complete(r)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-async def batched(backend: HFBackend, requests: list[Request]) -> float:
-    start = time.perf_counter()
+async def batched(backend: HFBackend, requests: list[Request]) -> tuple[float, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(backend.complete(r) for r in requests))
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def peak_rss_mb() -> float:
@@ -81,14 +82,16 @@ async def main(n: int, batch_size: int, dtype: str) -> None:
     tokens = sum(len(backend.encode(r)) for r in requests) / n
     await backend.complete(requests[0])  # warm-up (letter token table, first-call allocations)
     backend.batch_size = 1
-    t_single = await unbatched(backend, requests)
+    t_single, c_single = await unbatched(backend, requests)
     backend.batch_size = batch_size
-    t_batch = await batched(backend, requests)
+    t_batch, c_batch = await batched(backend, requests)
     await backend.aclose()
     print(f"{n} prompts of ~{tokens:.0f} tokens, model_logprobs (exact letter probabilities)")
-    print(f"unbatched (batch_size=1): {n / t_single:6.2f} prompts/s  ({t_single:.1f} s)")
-    print(f"batched   (batch_size={batch_size}): {n / t_batch:6.2f} prompts/s  ({t_batch:.1f} s)")
-    print(f"ratio batched/unbatched: {t_single / t_batch:.2f}x")
+    print(f"unbatched (batch_size=1): {n / t_single:6.2f} prompts/s  ({t_single:.1f} s wall, {c_single:.1f} s CPU)")
+    print(f"batched   (batch_size={batch_size}): {n / t_batch:6.2f} prompts/s  ({t_batch:.1f} s wall, "
+          f"{c_batch:.1f} s CPU)")
+    print(f"ratio batched/unbatched: {t_single / t_batch:.2f}x wall, {c_single / c_batch:.2f}x CPU "
+          "(CPU time is the steadier figure on a shared machine)")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
 

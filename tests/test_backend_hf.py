@@ -104,13 +104,16 @@ def test_top_k_without_letters(tiny: tuple[Any, Any]) -> None:
     assert [lp for _, lp in c.top_logprobs] == pytest.approx([float(v) for v in values], abs=1e-5)
 
 
-def test_batched_equals_unbatched(tiny: tuple[Any, Any]) -> None:
+@pytest.mark.parametrize("shared_prefix", [10**6, 4], ids=["padded", "shared-prefix"])
+def test_batched_equals_unbatched(tiny: tuple[Any, Any], shared_prefix: int) -> None:
     model, tok = tiny
     requests = [Request(prompt(i), letters=("A", "B", "C")) for i in range(7)]
     requests += [Request(prompt(i), continuations=("yes", "no way", "maybe so")) for i in range(3)]
     requests += [Request(prompt(i), max_tokens=6, temperature=0.0) for i in range(3)]
     requests += [Request(prompt(i), max_tokens=6, temperature=1.0, seed=3, sample_index=i) for i in range(3)]
-    batched = complete_all(HFBackend("hf/tiny", model, tok, batch_size=4), requests)
+    backend = HFBackend("hf/tiny", model, tok, batch_size=4)
+    backend.min_shared_prefix = shared_prefix
+    batched = complete_all(backend, requests)
     single = one_by_one(HFBackend("hf/tiny", model, tok, batch_size=1), requests)
     for b, s in zip(batched, single, strict=True):
         assert [t for t, _ in b.top_logprobs] == [t for t, _ in s.top_logprobs]
@@ -119,9 +122,24 @@ def test_batched_equals_unbatched(tiny: tuple[Any, Any]) -> None:
         assert b.text == s.text
 
 
+def test_shared_prefix_is_computed_once(tiny: tuple[Any, Any]) -> None:
+    model, tok = tiny
+    backend = HFBackend("hf/tiny", model, tok, batch_size=4, gather_s=0.2)
+    backend.min_shared_prefix = 4
+    shapes: list[tuple[int, int]] = []
+    forward = model.forward
+    model.forward = lambda *a, **k: (shapes.append(tuple(k["input_ids"].shape)), forward(*a, **k))[1]  # type: ignore
+    try:
+        complete_all(backend, [Request(prompt(i), letters=("A", "B")) for i in range(4)])
+    finally:
+        del model.forward
+    assert len(shapes) == 2 and shapes[0][0] == 1 and shapes[0][1] >= 4 and shapes[1][0] == 4  # prefix, suffixes
+
+
 def test_concurrent_requests_share_forward_passes(tiny: tuple[Any, Any]) -> None:
     model, tok = tiny
     backend = HFBackend("hf/tiny", model, tok, batch_size=4, gather_s=0.2)
+    backend.min_shared_prefix = 10**6
     calls: list[int] = []
     forward = model.forward
     model.forward = lambda *a, **k: (calls.append(k["input_ids"].shape[0]), forward(*a, **k))[1]  # type: ignore
@@ -162,8 +180,10 @@ def test_generation_stops_at_stop_sequences_and_max_tokens(tiny: tuple[Any, Any]
 def test_seeded_sampling_is_reproducible(tiny: tuple[Any, Any]) -> None:
     model, tok = tiny
     requests = [Request(prompt(1), max_tokens=8, temperature=1.0, seed=11, sample_index=i) for i in range(4)]
-    first = complete_all(HFBackend("hf/tiny", model, tok, batch_size=4), requests)
-    again = complete_all(HFBackend("hf/tiny", model, tok, batch_size=2), requests)
+    shared = HFBackend("hf/tiny", model, tok, batch_size=4)
+    shared.min_shared_prefix = 4  # identical prompts: prefilled once for the four samples
+    first = complete_all(shared, requests)
+    again = complete_all(HFBackend("hf/tiny", model, tok, batch_size=1), requests)
     assert [c.text for c in first] == [c.text for c in again]
     assert len({c.text for c in first}) > 1  # sample indexes draw different samples
 

@@ -38,6 +38,7 @@ from distalign.types import Capabilities, Completion, Request
 
 MAX_TOP_LOGPROBS = 100
 GATHER_S = 0.005  # how long the worker waits for more concurrent requests before running a batch
+MIN_SHARED_PREFIX = 64  # tokens rows must share before their common prefix is computed once for all of them
 EXTRA_KEYS = ("device_map", "trust_remote_code", "quantize", "gather_ms")
 HF_CAPS = Capabilities(logprobs=True, max_top_logprobs=MAX_TOP_LOGPROBS, temperature=True, top_p=False,
                        temperature_with_top_p=False, seed=True, json_output=False, n_samples=False,
@@ -99,6 +100,7 @@ class HFBackend(Backend):
         self.name, self.model, self.tokenizer = name, model, tokenizer
         self.batch_size = max(1, batch_size)
         self.gather_s = gather_s
+        self.min_shared_prefix = MIN_SHARED_PREFIX
         self.device = next(model.parameters()).device
         self._identity = identity or f"{name}@{str(next(model.parameters()).dtype).removeprefix('torch.')}"
         self.capabilities = Capabilities(**{**HF_CAPS.__dict__,
@@ -191,20 +193,69 @@ class HFBackend(Backend):
     # --- forward passes ----------------------------------------------------------------------------------------
     def _forward(self, rows: Sequence[Sequence[int]], keep: int, use_cache: bool = False) -> Any:
         """Left-padded forward pass keeping the logits of the last ``keep`` positions."""
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        for i, row in enumerate(rows):
-            ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-            mask[i, width - len(row):] = 1
+        ids, mask = _left_pad(rows, self.pad_id)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.inference_mode():
             return self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
                               position_ids=positions.to(self.device), logits_to_keep=keep, use_cache=use_cache)
 
+    def tail_logits(self, rows: Sequence[Sequence[int]], keep: int) -> torch.Tensor:
+        """Logits at the last ``keep`` positions of each row, ``[rows, keep, vocab]``.
+
+        Rows that share a long token prefix (a run's instructions and few-shot examples for one group)
+        have it computed once per cluster; the other rows go through one left-padded pass.
+        """
+        clusters, rest = _prefix_clusters(rows, self.min_shared_prefix)
+        parts: dict[int, torch.Tensor] = {}
+        for cluster in clusters:
+            sub = [rows[i] for i in cluster]
+            shared = min(_common_prefix(sub), min(len(r) for r in sub) - keep)
+            if shared < self.min_shared_prefix:
+                rest.extend(cluster)
+                continue
+            parts.update(zip(cluster, self._tail_with_prefix(sub, keep, shared), strict=True))
+        if rest:
+            padded = self._forward([rows[i] for i in rest], keep=keep).logits
+            parts.update(zip(rest, padded, strict=True))
+        return torch.stack([parts[i] for i in range(len(rows))])
+
+    def _tail_with_prefix(self, rows: Sequence[Sequence[int]], keep: int, shared: int) -> torch.Tensor:
+        """Tail logits through :meth:`_prefix_pass`."""
+        return self._prefix_pass(rows, keep, shared)[0]
+
+    def _prefix_pass(self, rows: Sequence[Sequence[int]], keep: int,
+                     shared: int) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
+        """The shared prefix once (its KV cache repeated per row), then the right-padded suffixes.
+
+        Returns the logits at each row's last ``keep`` real positions, the KV cache, the attention mask
+        and each row's suffix length.
+        """
+        suffixes = [list(r[shared:]) for r in rows]
+        width = max(len(x) for x in suffixes)
+        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), shared + width), dtype=torch.long)
+        mask[:, :shared] = 1
+        for i, x in enumerate(suffixes):
+            ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
+            mask[i, shared: shared + len(x)] = 1
+        wanted = sorted({p for x in suffixes for p in range(len(x) - keep, len(x))})
+        positions = torch.arange(shared, shared + width).expand(len(rows), width)
+        with torch.inference_mode():
+            prefix = torch.tensor([list(rows[0][:shared])], dtype=torch.long, device=self.device)
+            cache = _cache_of(self.model(input_ids=prefix, use_cache=True, logits_to_keep=1))
+            cache.batch_repeat_interleave(len(rows))
+            out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
+                             position_ids=positions.to(self.device), use_cache=True,
+                             logits_to_keep=torch.tensor(wanted, device=self.device), **{self._cache_kw: cache})
+        at = {p: k for k, p in enumerate(wanted)}
+        picks = [torch.tensor([at[p] for p in range(len(x) - keep, len(x))], device=out.logits.device)
+                 for x in suffixes]
+        logits = torch.stack([out.logits[i, picks[i]] for i in range(len(rows))])
+        return logits, _cache_of(out), mask, torch.tensor([len(x) for x in suffixes])
+
     def _score(self, jobs: list[_Job]) -> list[Completion]:
-        out = self._forward([j.ids for j in jobs], keep=1)
-        logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
+        logits = self.tail_logits([j.ids for j in jobs], keep=1)
+        logprobs = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
         return [self._score_one(job, lp) for job, lp in zip(jobs, logprobs, strict=True)]
 
     def _score_one(self, job: _Job, logprobs: torch.Tensor) -> Completion:
@@ -238,7 +289,7 @@ class HFBackend(Backend):
 
     def _option_scores(self, rows: list[list[int]], options: list[list[int]]) -> list[float]:
         keep = max(len(o) for o in options) + 1
-        logprobs = torch.log_softmax(self._forward(rows, keep=keep).logits.float(), dim=-1).cpu()
+        logprobs = torch.log_softmax(self.tail_logits(rows, keep=keep).float(), dim=-1).cpu()
         scores = []
         for i, option in enumerate(options):
             n = len(option)
@@ -247,14 +298,25 @@ class HFBackend(Backend):
         return scores
 
     def _generate(self, jobs: list[_Job]) -> list[Completion]:
-        state = _Generation(jobs, self.eos_ids)
-        out = self._forward([j.ids for j in jobs], keep=1, use_cache=True)
+        logits, cache, mask, positions = self._prefill([j.ids for j in jobs])
+        state = _Generation(jobs, self.eos_ids, mask, positions)
         for _ in range(state.budget):
-            logprobs = torch.log_softmax(out.logits[:, -1, :].float(), dim=-1).cpu()
+            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
             if state.step(logprobs, self.tokenizer):
                 break
-            out = self._step(state, _cache_of(out))
+            out = self._step(state, cache)
+            logits, cache = out.logits[:, -1, :], _cache_of(out)
         return state.completions(self.name)
+
+    def _prefill(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
+        """Last-position logits, KV cache, attention mask and last position ids of the prompts."""
+        shared = min(_common_prefix(rows), min(len(r) for r in rows) - 1)
+        if len(rows) > 1 and shared >= self.min_shared_prefix:
+            logits, cache, mask, lengths = self._prefix_pass(rows, 1, shared)
+            return logits[:, -1, :], cache, mask, (shared + lengths - 1).unsqueeze(1)
+        out = self._forward(rows, keep=1, use_cache=True)
+        mask = _left_pad(rows, self.pad_id)[1]
+        return out.logits[:, -1, :], _cache_of(out), mask, mask.sum(-1, keepdim=True) - 1
 
     def _step(self, state: _Generation, past: Any) -> Any:
         state.mask = torch.cat([state.mask, torch.ones((len(state.jobs), 1), dtype=torch.long)], dim=1)
@@ -269,16 +331,14 @@ class HFBackend(Backend):
 class _Generation:
     """Per-row state of a batched sampling loop."""
 
-    def __init__(self, jobs: list[_Job], eos_ids: set[int]) -> None:
+    def __init__(self, jobs: list[_Job], eos_ids: set[int], mask: torch.Tensor, positions: torch.Tensor) -> None:
         self.jobs, self.eos_ids = jobs, eos_ids
+        self.mask, self.positions = mask, positions
         self.tokens: list[list[int]] = [[] for _ in jobs]
         self.texts = [""] * len(jobs)
         self.reasons = [""] * len(jobs)
         self.generators = [_generator(j.request) for j in jobs]
         self.budget = max(j.request.max_tokens for j in jobs)
-        width = max(len(j.ids) for j in jobs)
-        self.mask = torch.tensor([[0] * (width - len(j.ids)) + [1] * len(j.ids) for j in jobs], dtype=torch.long)
-        self.positions = self.mask.sum(-1, keepdim=True) - 1
 
     def step(self, logprobs: torch.Tensor, tokenizer: Any) -> bool:
         """Sample one token per unfinished row; ``True`` when every row is finished."""
@@ -323,6 +383,48 @@ def _sample(logprobs: torch.Tensor, temperature: float | None, generator: torch.
 
 def _logsumexp(logprobs: torch.Tensor, ids: Sequence[int]) -> float:
     return float(torch.logsumexp(logprobs[list(ids)], dim=0)) if ids else -math.inf
+
+
+def _left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask of rows padded on the left to one width."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
+        mask[i, width - len(row):] = 1
+    return ids, mask
+
+
+def _common_prefix(rows: Sequence[Sequence[int]]) -> int:
+    """Length of the longest common prefix of token rows.
+
+    >>> _common_prefix([[1, 2, 3], [1, 2, 4], [1, 2]])
+    2
+    """
+    first, n = rows[0], min(len(r) for r in rows)
+    for i in range(n):
+        if any(r[i] != first[i] for r in rows):
+            return i
+    return n
+
+
+def _prefix_clusters(rows: Sequence[Sequence[int]], threshold: int) -> tuple[list[list[int]], list[int]]:
+    """Indices of rows grouped by a shared prefix of at least ``threshold`` tokens, and the ungrouped rest.
+
+    >>> _prefix_clusters([[1, 2, 3], [9, 9], [1, 2, 4], [5]], threshold=2)
+    ([[0, 2]], [3, 1])
+    """
+    order = sorted(range(len(rows)), key=lambda i: list(rows[i]))
+    groups, current = [], [order[0]]
+    for a, b in zip(order, order[1:], strict=False):
+        if _common_prefix([rows[a], rows[b]]) >= threshold:
+            current.append(b)
+        else:
+            groups.append(current)
+            current = [b]
+    groups.append(current)
+    return [g for g in groups if len(g) > 1], [i for g in groups if len(g) == 1 for i in g]
 
 
 def _cache_of(output: Any) -> Any:
