@@ -65,7 +65,7 @@ METHOD_LABELS = {
     "sequence": "Seq",
     "model_logprobs": "Log-p",
     "rescaled_model_logprobs": "TS-Log-p",
-    "rescaled_model_logprobs_cv": "TS-Log-p (CV)",
+    "rescaled_model_logprobs_cv": "TS-Log-p CV",
     "independent_samples": "Samples",
     "option_likelihood": "Opt-LL",
 }

@@ -17,13 +17,16 @@ from distalign.names import METHOD_LABELS, OUTPUT_TYPES, model_label
 # Okabe & Ito (2008), "Color Universal Design".
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999"}
-METHOD_ORDER = ("V", "Seq", "Log-p", "TS-Log-p", "Samples", "Opt-LL")
+METHOD_ORDER = ("V", "Seq", "Log-p", "TS-Log-p", "TS-Log-p CV", "Samples", "Opt-LL")
 METHOD_COLORS = {"V": OKABE_ITO["blue"], "Seq": OKABE_ITO["orange"], "Log-p": OKABE_ITO["vermillion"],
-                 "TS-Log-p": OKABE_ITO["green"], "Samples": OKABE_ITO["purple"], "Opt-LL": OKABE_ITO["sky"]}
-METHOD_MARKERS = {"V": "o", "Seq": "s", "Log-p": "D", "TS-Log-p": "^", "Samples": "v", "Opt-LL": "P"}
+                 "TS-Log-p": OKABE_ITO["green"], "TS-Log-p CV": OKABE_ITO["sky"], "Samples": OKABE_ITO["purple"],
+                 "Opt-LL": OKABE_ITO["yellow"]}
+METHOD_MARKERS = {"V": "o", "Seq": "s", "Log-p": "D", "TS-Log-p": "^", "TS-Log-p CV": "<", "Samples": "v",
+                  "Opt-LL": "P"}
 METHOD_NAMES = {"V": "verbalize (V)", "Seq": "sequence (Seq)", "Log-p": "log-probs (Log-p)",
-                "TS-Log-p": "temperature-scaled log-probs (TS-Log-p)", "Samples": "independent samples",
-                "Opt-LL": "option likelihood"}
+                "TS-Log-p": "temperature-scaled log-probs, fit on the test data (TS-Log-p)",
+                "TS-Log-p CV": "temperature-scaled log-probs, cross-fitted (TS-Log-p CV)",
+                "Samples": "independent samples", "Opt-LL": "option likelihood"}
 STEERING_ORDER = ("none", "persona", "fewshot")
 STEERING_NAMES = {"none": "no steering", "persona": "persona", "fewshot": "few-shot"}
 STEERING_COLORS = {"none": "#BBBBBB", "persona": OKABE_ITO["purple"], "fewshot": OKABE_ITO["sky"]}
