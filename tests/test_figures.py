@@ -166,7 +166,7 @@ def test_breakdown_figure(results):
     fig = figures.build("breakdown", results, results.parent)
     heat = [ax for ax in fig.axes if ax.images]
     assert [ax.get_title(loc="left") for ax in heat] == ["verbalize (V)", "sequence (Seq)", "log-probs (Log-p)",
-                                                         "temperature-scaled log-probs (TS-Log-p)"]
+                                                         figures.style.METHOD_NAMES["TS-Log-p"]]
     assert heat[0].images[0].get_array().shape == (3, 8)  # 3 models × (3 + 3 + 2 without GV no steering)
     assert heat[2].images[0].get_array().shape == (1, 8)  # only gpt-4 has log-probs
     assert "no steering" in tick_texts(heat[0])
