@@ -235,3 +235,21 @@ def test_through_the_engine_executor(tiny: tuple[Any, Any]) -> None:
 
     outcomes = asyncio.run(go())
     assert all(o.ok for o in outcomes) and all(o.cached for o in outcomes[6:])
+
+
+def test_a_prompt_the_template_rejects_fails_alone(tiny: tuple[Any, Any]) -> None:
+    model, _ = tiny
+    tok = tiny_tokenizer("{{ raise_exception('no system messages') if messages[0]['role'] == 'system' else '' }}"
+                         "{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    backend = HFBackend("hf/tiny", model, tok, batch_size=4)
+
+    async def go() -> list[Any]:
+        out = await asyncio.gather(backend.complete(Request(prompt(0), letters=("A",))),
+                                   backend.complete(Request((Message("user", "hi"),), letters=("A",))),
+                                   return_exceptions=True)
+        await backend.aclose()
+        return list(out)
+
+    bad, good = asyncio.run(go())
+    assert isinstance(bad, BackendError) and "no system messages" in str(bad)
+    assert isinstance(good, Completion) and good.top_logprobs[0][0] == "A"

@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -37,7 +37,7 @@ from distalign.backends.base import Backend, BackendError, BackendOptions
 from distalign.types import Capabilities, Completion, Request
 
 MAX_TOP_LOGPROBS = 100
-GATHER_S = 0.005  # how long the worker waits for more concurrent requests before running a batch
+GATHER_S = 0.02  # the worker runs a batch once it is full or no request has arrived for this long
 MIN_SHARED_PREFIX = 64  # tokens rows must share before their common prefix is computed once for all of them
 EXTRA_KEYS = ("device_map", "trust_remote_code", "quantize", "gather_ms")
 HF_CAPS = Capabilities(logprobs=True, max_top_logprobs=MAX_TOP_LOGPROBS, temperature=True, top_p=False,
@@ -73,7 +73,7 @@ class _Job:
     request: Request
     future: asyncio.Future[Completion]
     loop: asyncio.AbstractEventLoop
-    ids: list[int]
+    ids: list[int] = field(default_factory=list)  # the encoded prompt, filled in by the worker thread
 
 
 def _kind(request: Request) -> str:
@@ -133,7 +133,7 @@ class HFBackend(Backend):
     async def complete(self, request: Request) -> Completion:
         """Queue the request for the worker thread; resolves when its batch has run."""
         loop = asyncio.get_running_loop()
-        job = _Job(request, loop.create_future(), loop, self.encode(request))
+        job = _Job(request, loop.create_future(), loop)  # enqueued at once: concurrent calls land in one batch
         self._start_worker()
         self._jobs.put(job)
         return await job.future
@@ -156,11 +156,11 @@ class HFBackend(Backend):
                 return
 
     def _drain(self, n: int) -> list[_Job | None]:
+        """Up to ``n`` more queued jobs, waiting until none has arrived for ``gather_s`` (a sliding window)."""
         out: list[_Job | None] = []
-        deadline = time.monotonic() + self.gather_s
         while len(out) < n:
             try:
-                out.append(self._jobs.get(timeout=max(0.0, deadline - time.monotonic())))
+                out.append(self._jobs.get(timeout=self.gather_s))
             except queue.Empty:
                 break
             if out[-1] is None:
@@ -168,10 +168,17 @@ class HFBackend(Backend):
         return out
 
     def _run(self, jobs: list[_Job]) -> None:
+        ready = []
+        for job in jobs:
+            try:
+                job.ids = self.encode(job.request)
+                ready.append(job)
+            except Exception as exc:  # noqa: BLE001 - e.g. a chat template that rejects the messages
+                job.loop.call_soon_threadsafe(_resolve, job.future, _as_backend_error(exc, self.name), 0.0)
         runners: dict[str, Callable[[list[_Job]], list[Completion]]] = {
             "score": self._score, "options": self._options, "generate": self._generate}
         for kind, runner in runners.items():
-            group = [j for j in jobs if _kind(j.request) == kind]
+            group = [j for j in ready if _kind(j.request) == kind]
             if not group:
                 continue
             start = time.perf_counter()

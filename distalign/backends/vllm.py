@@ -34,7 +34,7 @@ from distalign.backends.base import Backend, BackendError, BackendOptions
 from distalign.types import Capabilities, Completion, Request
 
 INSTALL = "pip install 'distalign[vllm]' (needs a CUDA GPU)"
-GATHER_S = 0.01
+GATHER_S = 0.02
 DEFAULT_MAX_LOGPROBS = 100
 ENGINE_KEYS = ("pipeline_parallel_size", "distributed_executor_backend", "max_model_len",
                "gpu_memory_utilization", "max_logprobs", "quantization", "enforce_eager", "trust_remote_code",
@@ -155,10 +155,9 @@ class VLLMBackend(Backend):
             if first is None:
                 return
             jobs, stop = [first], False
-            deadline = time.monotonic() + self.gather_s
-            while not stop:
+            while not stop:  # gather until no request has arrived for gather_s (deterministic batches)
                 try:
-                    nxt = self._jobs.get(timeout=max(0.0, deadline - time.monotonic()))
+                    nxt = self._jobs.get(timeout=self.gather_s)
                 except queue.Empty:
                     break
                 stop = nxt is None
