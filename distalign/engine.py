@@ -6,7 +6,7 @@
 * at most ``concurrency`` requests are in flight (an :class:`asyncio.Semaphore`);
 * a :class:`~distalign.backends.TransientError` (429, 5xx, timeouts, dropped connections) is retried
   up to ``max_retries`` times with exponential backoff and full jitter, waiting at least the
-  server's ``Retry-After``; any other error fails at once;
+  server's ``Retry-After`` (and just that on the first retry); any other error fails at once;
 * a success is scrubbed of secrets (an API key echoed by a proxy never reaches the cache, results or logs)
   and cached; a failure is returned as an :class:`Outcome` with the error text (scrubbed of
   secrets), never raised and never turned into a zero distribution.
@@ -45,14 +45,23 @@ class RetryPolicy:
     def delay(self, retry: int, rng: random.Random, retry_after: float | None = None) -> float:
         """Seconds to wait before retry number ``retry`` (0-based): full jitter, at least ``retry_after``.
 
+        Without ``Retry-After`` the wait is drawn from [0, min(max_delay, base_delay · 2^retry)]. When the server
+        says how long to wait, the first retry waits just that (a rate limiter's short ``Retry-After`` costs no
+        more), and later retries wait at least that and at least the jittered backoff one step behind.
+
         >>> policy = RetryPolicy(base_delay=1.0, max_delay=4.0)
         >>> all(0 <= policy.delay(5, random.Random(s)) <= 4.0 for s in range(50))
         True
-        >>> policy.delay(0, random.Random(0), retry_after=7.5)
-        7.5
+        >>> policy.delay(0, random.Random(0), retry_after=7.5), policy.delay(0, random.Random(0), retry_after=0.05)
+        (7.5, 0.05)
+        >>> all(0.05 <= policy.delay(2, random.Random(s), retry_after=0.05) <= 2.0 for s in range(50))
+        True
         """
-        ceiling = min(self.max_delay, self.base_delay * 2**retry)
-        wait = rng.uniform(0, ceiling)
+        if retry_after is not None:
+            if retry == 0:
+                return retry_after
+            retry -= 1
+        wait = rng.uniform(0, min(self.max_delay, self.base_delay * 2**retry))
         return max(wait, retry_after) if retry_after is not None else wait
 
 
