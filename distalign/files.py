@@ -63,8 +63,19 @@ def _finite_or_none(obj: Any) -> Any:
 
 
 def write_json(path: Path | str, obj: Any, indent: int | None = None) -> None:
-    """Atomically write strict JSON (NaN/inf become ``null``)."""
-    write_text(path, json.dumps(_finite_or_none(obj), indent=indent, ensure_ascii=False, allow_nan=False) + "\n")
+    r"""Atomically write strict JSON (NaN/inf become ``null``).
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     write_json(f"{d}/x.json", {"a": [1.5, float("nan")]})
+    ...     open(f"{d}/x.json").read()
+    '{"a": [1.5, null]}\n'
+    """
+    try:  # the common case: nothing to replace (same bytes, without a pass over every value)
+        text = json.dumps(obj, indent=indent, ensure_ascii=False, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_finite_or_none(obj), indent=indent, ensure_ascii=False, allow_nan=False)
+    write_text(path, text + "\n")
 
 
 def read_json(path: Path | str) -> Any:

@@ -332,10 +332,14 @@ def record_of(unit: Unit, parsed: Parsed, completions: list[Completion], expecte
 class ResultFile:
     """The records of one cell, rewritten atomically in dataset question order.
 
+    A rewrite costs the whole file, so the number of new records that triggers one grows with the file
+    (``flush_every``, or a quarter of the records already stored, whichever is more): a cell of N questions is
+    written O(N) times in total, not O(N²/flush_every). The time limit still saves slow runs every few seconds.
+
     Args:
         path: the result file (existing records are kept: resume).
         order: question keys in dataset order.
-        flush_every: rewrite after this many new records...
+        flush_every: rewrite after this many new records (at least)...
         flush_seconds: ... or when the last write is this old.
     """
 
@@ -345,6 +349,7 @@ class ResultFile:
         self.order = order
         self.flush_every, self.flush_seconds = flush_every, flush_seconds
         self.pending = 0  # units still to finish
+        self.before_flush: Callable[[], None] | None = None  # e.g. the request log's flush: logged before stored
         self._dirty = 0
         self._written = time.monotonic()
 
@@ -356,13 +361,16 @@ class ResultFile:
         """Keep one record; rewrite the file when enough new ones or enough time has passed."""
         self.records[qid] = record
         self._dirty += 1
-        if self._dirty >= self.flush_every or time.monotonic() - self._written >= self.flush_seconds:
+        due = max(self.flush_every, len(self.records) // 4)
+        if self._dirty >= due or time.monotonic() - self._written >= self.flush_seconds:
             self.flush()
 
     def flush(self) -> None:
         """Rewrite the file (question order; unknown keys of an older file keep their order after them)."""
         if not self._dirty:
             return
+        if self.before_flush is not None:
+            self.before_flush()
         rank = {q: i for i, q in enumerate(self.order)}
         keys = sorted(self.records, key=lambda q: (0, rank[q]) if q in rank else (1, 0))
         write_results(self.path, {q: self.records[q] for q in keys})
@@ -491,6 +499,8 @@ class ModelRun:
         self.executor = Executor(backend, cache, cfg.concurrency, RetryPolicy(cfg.max_retries),
                                  attempt_timeout(model, cfg.timeout), cfg.seed)
         report.stats = self.executor.stats
+        for rf in work.files.values():
+            rf.before_flush = log.flush  # a stored record always has its log line on disk
         self.run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         self._bar: tqdm | None = None
 
@@ -519,28 +529,33 @@ class ModelRun:
         if unit.skip:
             self.report.skipped[unit.skip] += 1
         else:
-            outcomes = list(await asyncio.gather(*(self.executor.run(r) for r in unit.requests)))
+            if len(unit.requests) == 1:  # no task to schedule (cache replays are dominated by such overheads)
+                outcomes = [await self.executor.run(unit.requests[0])]
+            else:
+                outcomes = list(await asyncio.gather(*(self.executor.run(r) for r in unit.requests)))
             self._finish(unit, rf, outcomes)
         rf.pending -= 1
         if rf.pending == 0:
             rf.flush()
 
     def _finish(self, unit: Unit, rf: ResultFile, outcomes: list[Outcome]) -> None:
-        """Parse and record a unit whose requests all succeeded; log every request either way."""
-        parsed = None
-        if all(o.ok for o in outcomes):
-            completions = [o.completion for o in outcomes if o.completion is not None]
+        """Parse and record a unit whose requests all succeeded; log every request either way (log first)."""
+        completions = [o.completion for o in outcomes if o.completion is not None]
+        parsed = record = None
+        if len(completions) == len(outcomes):
             assert unit.item is not None
             prep = self.work.preparers[(unit.cell.key.dataset, unit.cell.key.output_type)]
             parsed = prep.method.parse(unit.item, completions)
-            rf.add(unit.qid, record_of(unit, parsed, completions, prep.expected(unit.cell, unit.item)))
-            self.report.records += 1
-            self.report.parse_failures += not parsed.parse_ok
+            record = record_of(unit, parsed, completions, prep.expected(unit.cell, unit.item))
         else:
             self.report.unit_failures += 1
             self.report.errors.update(o.error for o in outcomes if not o.ok)
         for outcome in outcomes:
             self.log.write(log_record(self.run_id, self.model, self.executor.identity, unit, outcome, parsed))
+        if parsed is not None and record is not None:
+            rf.add(unit.qid, record)
+            self.report.records += 1
+            self.report.parse_failures += not parsed.parse_ok
 
 
 def log_record(run_id: str, model: str, identity: str, unit: Unit, outcome: Outcome,

@@ -1,4 +1,4 @@
-"""Request log: one JSON line per completed or failed request, appended and flushed line by line (issue #4).
+"""Request log: one JSON line per completed or failed request, appended in whole lines (issue #4, #7).
 
 Each line records what was asked and what came back (prompt messages, raw response, parsed
 distribution and parse status, token usage, latency, model id / fingerprint, seed, sample index,
@@ -17,9 +17,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 SECRET_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
                    "OPENROUTER_API_KEY", "TOGETHER_API_KEY")
@@ -45,36 +46,77 @@ def scrub(text: str) -> str:
 
 
 class RunLog:
-    """Append-only JSONL request log.
+    """Append-only JSONL request log, written in whole lines.
+
+    Lines are buffered and written by :meth:`flush` in one append of whole lines (the run flushes the log before
+    every result-file write, so each stored record has its log line on disk, and at most every
+    ``flush_every`` lines). A killed process therefore leaves complete lines only; a partial last line left by
+    an older writer is cut off when the log is reopened, so appended lines never run into it.
 
     Args:
         path: the log file (created with its folder); ``None`` logs nothing.
+        flush_every: buffered lines that trigger a write.
     """
 
-    def __init__(self, path: Path | str | None) -> None:
+    def __init__(self, path: Path | str | None, flush_every: int = 256) -> None:
         self.path = Path(path) if path is not None else None
-        self._fh: IO[str] | None = None
+        self.flush_every = flush_every
+        self._fd: int | None = None
+        self._lines: list[str] = []
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            _drop_partial_line(self.path, self._fd)
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one record as a JSON line (scrubbed) and flush it."""
-        if self._fh is None:
+        """Buffer one record as a JSON line (scrubbed); write the buffer when it is full."""
+        if self._fd is None:
             return
-        line = scrub(json.dumps(record, ensure_ascii=False, default=str))
-        self._fh.write(line + "\n")
-        self._fh.flush()
+        self._lines.append(scrub(json.dumps(record, ensure_ascii=False, default=str)) + "\n")
+        if len(self._lines) >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Append the buffered lines to the file."""
+        if self._fd is None or not self._lines:
+            return
+        data = "".join(self._lines).encode("utf-8")
+        self._lines = []
+        while data:
+            data = data[os.write(self._fd, data):]
 
     def close(self) -> None:
-        """Close the file."""
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        """Write what is buffered and close the file."""
+        if self._fd is not None:
+            self.flush()
+            os.close(self._fd)
+            self._fd = None
+
+
+def _drop_partial_line(path: Path, fd: int) -> None:
+    """Cut a log that does not end in a newline back to its last complete line."""
+    size = os.fstat(fd).st_size
+    if not size:
+        return
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 1))
+        if fh.read(1) == b"\n":
+            return
+        block = 1 << 16
+        end = size
+        while end > 0:
+            start = max(0, end - block)
+            fh.seek(start)
+            cut = fh.read(end - start).rfind(b"\n")
+            if cut >= 0:
+                os.truncate(fd, start + cut + 1)
+                return
+            end = start
+    os.truncate(fd, 0)
 
 
 def read_log(path: Path | str) -> Iterator[dict[str, Any]]:
-    """The records of a log; a truncated last line (a killed run) is skipped, other bad lines raise.
+    """The records of a log; a truncated last line (a killed run) is skipped with a warning, other bad lines raise.
 
     Raises:
         ValueError: a line before the last one is not a JSON object (names file and line).
@@ -88,6 +130,7 @@ def read_log(path: Path | str) -> Iterator[dict[str, Any]]:
             rec = json.loads(line)
         except json.JSONDecodeError:
             if i == len(lines):  # no newline after it: cut off by a kill
+                warnings.warn(f"{path}:{i}: skipped a truncated last line (an interrupted write)", stacklevel=2)
                 return
             raise ValueError(f"{path}:{i}: not a JSON line") from None
         if not isinstance(rec, dict):
