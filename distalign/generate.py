@@ -377,6 +377,11 @@ class ResultFile:
         self._dirty = 0
         self._written = time.monotonic()
 
+    def close(self) -> None:
+        """Write the finished cell and release its records (a run holds only the cells in progress)."""
+        self.flush()
+        self.records = {}
+
 
 # ---------------------------------------------------------------------------------------------------
 # Running one model
@@ -536,7 +541,7 @@ class ModelRun:
             self._finish(unit, rf, outcomes)
         rf.pending -= 1
         if rf.pending == 0:
-            rf.flush()
+            rf.close()
 
     def _finish(self, unit: Unit, rf: ResultFile, outcomes: list[Outcome]) -> None:
         """Parse and record a unit whose requests all succeeded; log every request either way (log first)."""

@@ -40,7 +40,10 @@ def _literal_dict(text: str) -> dict | None:
 def _paper_value(value: object, floats_ok: bool) -> float:
     """One verbalized value the original way: drop the last char (``%``), truncate to int, x 0.01."""
     if floats_ok and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond float range: unparseable, like any other bad value
+            return 0.0
     try:
         return int(float(str(value)[:-1])) * 0.01
     except (ValueError, OverflowError):
@@ -99,7 +102,7 @@ def _normalized(letters: Sequence[str], values: Sequence[float]) -> Distribution
 
 _FENCE = re.compile(r"```(?:json|python)?", re.IGNORECASE)
 _PAIR = re.compile(
-    r"""["']?\b([A-Za-z])\b["']?\s*[:=]\s*["']?\s*(\d+(?:\.\d*)?|\.\d+)\s*(%|/\s*(\d+(?:\.\d*)?))?\s*["']?"""
+    r"""["']?\b([A-Za-z])\b["']?\s*[:=]\s*(?:["']\s*)?(\d+(?:\.\d*)?|\.\d+)\s*(%|/\s*(\d+(?:\.\d*)?))?\s*["']?"""
 )
 
 
@@ -244,7 +247,7 @@ def parse_logprobs(top: Iterable[tuple[str, float]], letters: Sequence[str]) -> 
     for token, logprob in top:
         letter = letter_of(token)
         if letter in mass and math.isfinite(logprob):
-            mass[letter] += math.exp(logprob)
+            mass[letter] += math.exp(min(logprob, 0.0))  # a log-probability above 0 is noise (or a broken server)
     covered = sum(mass.values())
     missing = "".join(L for L, p in mass.items() if p == 0.0)
     extra = (("covered_mass", round(covered, 6)), ("missing_letters", missing))
