@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--shuffled_incontext_labels", action="store_true")
     a("--n_samples", type=int, default=30, help="samples per prompt for independent_samples")
     a("--temperature", type=float, default=1.0)
+    a("--max_tokens", type=int, default=256, help="generation budget of sequence / express_distribution replies")
     a("--no_progress", action="store_true")
     b = p.add_argument_group("backend options").add_argument
     b("--base_url", default=None, help="OpenAI-compatible server (vLLM, Ollama, ...)")
@@ -72,8 +73,8 @@ def config(args: argparse.Namespace) -> RunConfig:
         prompts_dir=args.prompts_dir, limit=args.limit, seed=args.seed, concurrency=args.concurrency,
         max_retries=args.max_retries, timeout=args.timeout, cache_path=cache,
         ficticious_group=args.ficticious_group_ablation, shuffled_labels=args.shuffled_incontext_labels,
-        n_samples=args.n_samples, temperature=args.temperature, batch_api=args.batch_api, backend_options=options,
-        progress=not args.no_progress)
+        n_samples=args.n_samples, temperature=args.temperature, max_tokens=args.max_tokens,
+        batch_api=args.batch_api, backend_options=options, progress=not args.no_progress)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -79,6 +79,7 @@ class RunConfig:
         shuffled_labels: shuffle the option order of context lines (task2/3 ablation).
         n_samples: samples per prompt for ``independent_samples``.
         temperature: sampling temperature.
+        max_tokens: generation budget of the free-text methods (sequence, express_distribution).
         batch_api: send pending requests through the provider's batch API first.
         backend_options: options passed to the backends.
         log_dir: request logs (``None``: ``<results_dir>/logs``).
@@ -107,6 +108,7 @@ class RunConfig:
     shuffled_labels: bool = False
     n_samples: int = 30
     temperature: float | None = 1.0
+    max_tokens: int = 256
     batch_api: bool = False
     backend_options: BackendOptions = field(default_factory=BackendOptions)
     log_dir: Path | None = None
@@ -249,7 +251,8 @@ def steering_config(cfg: RunConfig, plugins: Plugins, task: int) -> Any:
 def method_config(cfg: RunConfig, caps: Capabilities) -> MethodConfig:
     """Sampling settings of a run for a backend."""
     top = min(20, caps.max_top_logprobs) if caps.logprobs else 0
-    return MethodConfig(temperature=cfg.temperature, seed=cfg.seed, n_samples=cfg.n_samples, top_logprobs=top)
+    return MethodConfig(temperature=cfg.temperature, seed=cfg.seed, n_samples=cfg.n_samples, top_logprobs=top,
+                        max_tokens=cfg.max_tokens)
 
 
 # ---------------------------------------------------------------------------------------------------
