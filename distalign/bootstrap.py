@@ -13,8 +13,9 @@ bootstrap (differences between two models that were scored on the same cells are
 row's interval depends only on the seed and its own pools, so adding a model never changes other rows. Two runs
 with the same seed give identical bytes.
 
-Speed: the B resamples of one (dataset, n) are drawn in one call and turned into a B × n matrix of resample
-counts C; the statistics of all rows sharing it are one matrix product C·X/n (:func:`bootstrap_many`).
+Speed: the B resamples of one (dataset, n) are drawn as a B × n matrix of resample counts C (in blocks of rows,
+so memory stays bounded for large pools); the statistics of all rows sharing it are one matrix product C·X/n
+(:func:`bootstrap_many`).
 The TVs enter the product in fixed point (integers times 2^-k, k ≤ 30, :func:`fixed_point`), so every resample
 sum is exact in float64 whatever the summation order: a row's numbers are bit-identical whether it is computed
 alone, in a batch of any width, or by :func:`bootstrap_loop`, which computes the same statistics from the same
@@ -24,7 +25,7 @@ draws one resample at a time (the reference for tests and the benchmark).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,7 @@ import numpy as np
 from distalign.metrics import FloatArray
 
 N_RESAMPLES = 1000
+BLOCK_CELLS = 1 << 21  # entries of one block of the resample-count matrix (16 MiB of float64)
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,35 @@ def summarize(stats: FloatArray, pools: Mapping[str, FloatArray], weights: Mappi
     (0.2, 0.095, 0.2, 1)
     """
     lo, hi = np.percentile(stats, [2.5, 97.5])
+    return _estimate(float(np.mean(stats)), float((hi - lo) / 2), pools, weights)
+
+
+def _estimate(mean: float, error: float, pools: Mapping[str, FloatArray], weights: Mapping[str, float]) -> Estimate:
     point = float(sum(weights[k] * float(np.mean(x)) for k, x in pools.items()))
-    return Estimate(float(np.mean(stats)), float((hi - lo) / 2), point, int(sum(len(x) for x in pools.values())))
+    return Estimate(mean, error, point, int(sum(len(x) for x in pools.values())))
+
+
+def count_blocks(seed: int, key: str, n: int, n_resamples: int,
+                 block_cells: int | None = None) -> Iterator[tuple[int, FloatArray]]:
+    """:func:`resample_counts` in blocks of rows: (first resample, b × n counts) with b · n ≤ ``block_cells``.
+
+    The blocks are drawn in order from the one generator of (seed, key, n), whose stream does not depend on how
+    the draws are split (the per-resample loop relies on the same fact), so stacking the blocks gives exactly
+    :func:`resample_counts`; memory stays O(``block_cells``) whatever the pool size.
+
+    >>> blocks = list(count_blocks(0, "k|a", 5, 7, block_cells=10))
+    >>> [(start, c.shape) for start, c in blocks]
+    [(0, (2, 5)), (2, (2, 5)), (4, (2, 5)), (6, (1, 5))]
+    >>> bool((np.vstack([c for _, c in blocks]) == resample_counts(0, "k|a", 5, 7)).all())
+    True
+    """
+    rng = child_rng(seed, f"{key}|{n}")
+    rows = max(1, (block_cells or BLOCK_CELLS) // n)
+    for start in range(0, n_resamples, rows):
+        b = min(rows, n_resamples - start)
+        idx = rng.integers(0, n, size=(b, n))
+        idx += (np.arange(b) * n)[:, None]  # resample r counts into bins r·n ... r·n + n − 1
+        yield start, np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(float)
 
 
 def resample_counts(seed: int, key: str, n: int, n_resamples: int) -> FloatArray:
@@ -118,8 +147,9 @@ Job = tuple[Mapping[str, FloatArray], Mapping[str, float]]  # (dataset -> TVs, d
 def bootstrap_many(jobs: Sequence[Job], n_resamples: int, seed: int, key: str = "") -> list[Estimate]:
     """Vectorized bootstrap of many scores Σ_d w_d·mean(resampled pool_d) at once.
 
-    All pools of one (dataset, size n) are stacked into an n × m matrix X and resampled together by one
-    matrix product C·X/n with the B × n count matrix C of :func:`resample_counts`.
+    All pools of one (dataset, size n) are stacked into an n × m matrix X and resampled together by the
+    matrix product C·X/n with the B × n count matrix C of :func:`resample_counts`, computed in row blocks
+    (:func:`count_blocks`) so that memory does not grow with B · n.
 
     Args:
         jobs: per score, (dataset -> per-question TVs, dataset -> weight) with the same keys.
@@ -138,12 +168,16 @@ def bootstrap_many(jobs: Sequence[Job], n_resamples: int, seed: int, key: str = 
             groups.setdefault((name, x.size), []).append(j)
     stats = np.zeros((len(jobs), n_resamples))
     for (name, n), members in groups.items():
-        counts = resample_counts(seed, f"{key}|{name}", n, n_resamples)
         ints, scales = zip(*(fixed_point(data[j][name]) for j in members), strict=True)
-        sums = counts @ np.stack(ints, axis=1)  # B × m exact integer sums
-        for col, j in enumerate(members):
-            stats[j] += jobs[j][1][name] * (sums[:, col] / (n * scales[col]))
-    return [summarize(stats[j], data[j], jobs[j][1]) for j in range(len(jobs))]
+        x = np.stack(ints, axis=1)
+        for start, counts in count_blocks(seed, f"{key}|{name}", n, n_resamples):
+            sums = counts @ x  # b × m exact integer sums
+            rows = slice(start, start + len(counts))
+            for col, j in enumerate(members):
+                stats[j, rows] += jobs[j][1][name] * (sums[:, col] / (n * scales[col]))
+    lo, hi = np.percentile(stats, [2.5, 97.5], axis=1)  # row by row, as summarize does, in one call
+    means = np.mean(stats, axis=1)
+    return [_estimate(float(means[j]), float((hi[j] - lo[j]) / 2), data[j], jobs[j][1]) for j in range(len(jobs))]
 
 
 def bootstrap(pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int,

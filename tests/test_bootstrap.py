@@ -72,3 +72,11 @@ def test_many_equals_one_by_one_and_rows_are_paired() -> None:
     assert many[1].mean - many[0].mean == pytest.approx(0.1)
     assert many[1].error == pytest.approx(many[0].error)
     assert bootstrap_loop_many(jobs, 300, 0) == many
+
+
+def test_blocked_counts_are_bit_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    jobs = [({"a": rng.random(61), "b": rng.random(7)}, {"a": 0.5, "b": 0.5}), ({"a": rng.random(61)}, {"a": 1.0})]
+    whole = bootstrap_many(jobs, 301, 2)
+    monkeypatch.setattr("distalign.bootstrap.BLOCK_CELLS", 200)  # 3 resamples of 61 cells per block
+    assert bootstrap_many(jobs, 301, 2) == whole == bootstrap_loop_many(jobs, 301, 2)
