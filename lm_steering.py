@@ -13,8 +13,9 @@ from pathlib import Path
 
 from distalign.backends import BackendError, BackendOptions
 from distalign.cache import CacheError
+from distalign.datasets import DATASETS
 from distalign.generate import PAPER_GENERATED, RunConfig, dry_run, format_dry_run, key_values, run
-from distalign.names import DATASETS, GENERATED_OUTPUT_TYPES, TASK3_TYPES, TASK_STEERING
+from distalign.names import GENERATED_OUTPUT_TYPES, TASK3_TYPES, TASK_STEERING
 from distalign.runlog import scrub
 
 REPO = Path(__file__).resolve().parent
@@ -24,7 +25,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (original flags kept; several datasets/output types allowed)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     a = p.add_argument
-    a("--dataset", nargs="+", choices=DATASETS, default=["opinionqa"])
+    a("--dataset", nargs="+", choices=sorted(DATASETS), default=["opinionqa"])
     a("--task", nargs="+", type=int, choices=sorted(TASK_STEERING), default=[1], help="0 none, 1 persona, 3 few-shot")
     a("--task3_type", choices=TASK3_TYPES, default="easy_hard")
     a("--demographic_groups", nargs="+", default=None, help="default: the paper's (POLPARTY SEX RACE / 0 1 2)")

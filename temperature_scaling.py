@@ -17,8 +17,8 @@ import sys
 from collections.abc import Sequence
 
 from distalign.calibration import ALL_FOLDS, MODES, Fit, calibrate
+from distalign.datasets import DATASETS
 from distalign.files import DataError
-from distalign.names import DATASETS
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -28,7 +28,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--out_dir", help="where rescaled_model_logprobs and the CSV go (default: --results_dir)")
     p.add_argument("--data_dir", default=".", help="data root: opinions_qa/, nytimes/, Global_Values/ (default: .)")
     p.add_argument("--models", nargs="+", help="model folders (default: every model with model_logprobs results)")
-    p.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
+    p.add_argument("--datasets", nargs="+", default=["opinionqa", "nytimes", "globalvalues"], choices=sorted(DATASETS))
     p.add_argument("--mode", default="fixed", choices=MODES,
                    help="fixed: cross-fitted NaN-safe log-space fit; paper: the original transductive fit")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds over questions (fixed mode; 1 = none)")

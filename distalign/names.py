@@ -19,6 +19,7 @@ DATASETS = ("opinionqa", "nytimes", "globalvalues")
 OQA_WAVE = "Pew_American_Trends_Panel_disagreement_100"  # OQA result sub-folder ("wave") of SPEC §5
 OQA_POOL = "Pew_American_Trends_Panel_disagreement_500"  # few-shot example pool (SPEC §2.1)
 GV_WAVE = "globalvalues"
+# Template folder of a dataset when it differs from its key (the original's name for OpinionQA).
 PROMPT_DIRS = {"opinionqa": "opinion_surveys", "nytimes": "nytimes", "globalvalues": "globalvalues"}
 DATASET_LABELS = {"opinionqa": "OpinionQA", "nytimes": "NYT Books", "globalvalues": "GlobalOpinionQA"}
 

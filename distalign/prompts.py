@@ -78,10 +78,8 @@ def template_path(prompts_dir: Path | str, dataset: str, output_type: str, task:
     >>> template_path("inputs", "opinionqa", "independent_samples", 1).as_posix()
     'inputs/opinion_surveys/model_logprobs/prompt_task1.txt'
     """
-    if dataset not in PROMPT_DIRS:
-        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(sorted(PROMPT_DIRS))}")
     folder = TEMPLATE_DIRS.get(output_type, output_type)
-    return Path(prompts_dir) / PROMPT_DIRS[dataset] / folder / f"prompt_task{task}.txt"
+    return Path(prompts_dir) / PROMPT_DIRS.get(dataset, dataset) / folder / f"prompt_task{task}.txt"
 
 
 def load_template(prompts_dir: Path | str, dataset: str, output_type: str, task: int) -> str:

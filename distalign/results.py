@@ -50,11 +50,9 @@ def result_path(root: Path | str, key: ResultKey) -> Path:
     base = Path(root) / key.dataset / key.output_type / key.model / key.task
     if key.dataset == "opinionqa":
         return base / OQA_WAVE / key.group / f"{key.demographic}.json"
-    if key.dataset == "nytimes":
-        return base / key.group / f"{key.demographic}.json"
     if key.dataset == "globalvalues":
         return base / GV_WAVE / f"{key.demographic}.json"
-    raise ValueError(f"unknown dataset {key.dataset!r}; valid: {list(DATASETS)}")
+    return base / key.group / f"{key.demographic}.json"  # NYT, and any dataset added later
 
 
 def na_path(root: Path | str, dataset: str, output_type: str, model: str) -> Path:
@@ -65,7 +63,7 @@ def na_path(root: Path | str, dataset: str, output_type: str, model: str) -> Pat
 def scan(root: Path | str) -> Iterator[tuple[ResultKey, Path]]:
     """Every result file under ``root`` in sorted order (temporary and marker files are skipped)."""
     root = Path(root)
-    for dataset in DATASETS:
+    for dataset in dataset_names():
         for path in sorted((root / dataset).glob("*/*/*/**/*.json")):
             if path.name.startswith((".", "_")):
                 continue
@@ -74,16 +72,23 @@ def scan(root: Path | str) -> Iterator[tuple[ResultKey, Path]]:
                 yield key, path
 
 
+def dataset_names() -> list[str]:
+    """The paper's datasets first, then any other registered one (:data:`distalign.datasets.DATASETS`)."""
+    from distalign.datasets import DATASETS as REGISTRY  # lazy: the loaders import this module's neighbours
+
+    return [*DATASETS, *sorted(set(REGISTRY) - set(DATASETS))]
+
+
 def _key_of(root: Path, path: Path) -> ResultKey | None:
     parts = path.relative_to(root).parts
     dataset, output_type, model, task = parts[:4]
     rest = parts[4:]
     if dataset == "opinionqa" and len(rest) == 3 and rest[0] == OQA_WAVE:
         group = rest[1]
-    elif dataset == "nytimes" and len(rest) == 2:
-        group = rest[0]
     elif dataset == "globalvalues" and len(rest) == 2 and rest[0] == GV_WAVE:
         group = GV_WAVE
+    elif dataset not in ("opinionqa", "globalvalues") and len(rest) == 2:
+        group = rest[0]
     else:
         return None
     return ResultKey(dataset, output_type, model, task, group, path.stem)
