@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from distalign.prompts import STOP_SEQUENCES
 from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 
@@ -67,6 +69,31 @@ class ExpressionMethod(ABC):
     @abstractmethod
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         """The distribution over ``item.letters`` from the completions of :meth:`requests`, in order."""
+
+
+class FreeTextMethod(ExpressionMethod):
+    """A method that asks for one free-text reply and reads it with a pure parser (Seq, V).
+
+    Subclasses set ``output_type`` and ``parser`` (``(text, letters) -> Parsed``).
+    """
+
+    parser: Callable[[str, tuple[str, ...]], Parsed]
+
+    def unsupported(self, caps: Capabilities) -> str | None:
+        """Any text-generating backend will do."""
+        return None
+
+    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
+                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+        """One free-text request at the run's temperature and token budget."""
+        return [Request(messages, max_tokens=cfg.max_tokens, temperature=temperature_for(cfg, caps),
+                        stop=STOP_SEQUENCES, seed=seed_for(cfg, caps), meta=request_meta(item, self.output_type, task))]
+
+    def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
+        """The parser's reading of the one reply (a wrong completion count is a failure)."""
+        if problem := count_problem(completions):
+            return Parsed(None, False, problem)
+        return type(self).parser(completions[0].text, item.letters)
 
 
 def temperature_for(cfg: MethodConfig, caps: Capabilities | None) -> float | None:

@@ -9,36 +9,12 @@ A reply without a usable object is a parse failure that keeps the raw text (neve
 
 from __future__ import annotations
 
-from distalign.expression.base import (
-    ExpressionMethod,
-    MethodConfig,
-    count_problem,
-    request_meta,
-    seed_for,
-    temperature_for,
-)
+from distalign.expression.base import FreeTextMethod
 from distalign.parsers import parse_verbalized
-from distalign.prompts import STOP_SEQUENCES
-from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 
-class Verbalize(ExpressionMethod):
+class Verbalize(FreeTextMethod):
     """A verbalized percentage distribution."""
 
     output_type = "express_distribution"
-
-    def unsupported(self, caps: Capabilities) -> str | None:
-        """Any text-generating backend will do."""
-        return None
-
-    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
-                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
-        """One free-text request."""
-        return [Request(messages, max_tokens=cfg.max_tokens, temperature=temperature_for(cfg, caps),
-                        stop=STOP_SEQUENCES, seed=seed_for(cfg, caps), meta=request_meta(item, self.output_type, task))]
-
-    def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
-        """The stated distribution, renormalised."""
-        if problem := count_problem(completions):
-            return Parsed(None, False, problem)
-        return parse_verbalized(completions[0].text, item.letters)
+    parser = staticmethod(parse_verbalized)
