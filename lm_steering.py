@@ -90,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, CacheError, BackendError, RuntimeError) as e:
         print(f"error: {scrub(str(e))}", file=sys.stderr)
         return 2
+    except OSError as e:  # a read-only or full results folder: finished questions are saved, nothing half-written
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: cannot write {where}{e.strerror or e} (is the folder writable, the disk full?)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: finished questions are saved; run the same command again to continue", file=sys.stderr)
         return 130

@@ -4,7 +4,8 @@ Reads every result file under ``--results_dir`` (every model, method, task and g
 overwriting, into ``--output_dir``: ``eval_disagreement_bootstrapping.csv``, ``leaderboard_distrib_alignment.csv``,
 ``leaderboard_distrib_alignment_all.csv``, ``k2s_gap.csv``, ``eval_skips.csv`` and ``leaderboard.md`` (also
 printed). ``--mode paper`` reproduces the released numbers (SPEC §7, §10), ``--mode fixed`` (default) corrects
-the defects of SPEC §11.1. Example::
+the defects of SPEC §11.1. ``--metric`` (fixed mode) scores every cell by another registered metric
+(:data:`distalign.metrics.METRICS`: ``jsd``, ``wasserstein``, ...) instead of TV. Example::
 
     python lm_steering_eval.py --results_dir results --data_dir . --output_dir results --mode paper --seed 0
 """
@@ -19,6 +20,7 @@ from distalign.bootstrap import N_RESAMPLES
 from distalign.evaluation import MODES, evaluate
 from distalign.files import DataError
 from distalign.leaderboards import build, write
+from distalign.metrics import DEFAULT_METRIC, METRICS
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--output_dir", default="results", help="where the CSVs and leaderboard.md are written")
     p.add_argument("--mode", choices=sorted(MODES), default="fixed", help="paper: the original semantics; "
                                                                           "fixed: corrected")
+    p.add_argument("--metric", choices=list(METRICS), default=DEFAULT_METRIC,
+                   help="per-cell score (fixed mode; paper mode is always tv): "
+                        + "; ".join(f"{m.name} = {m.description}" for m in METRICS.values()))
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (bootstrap, simulations)")
     p.add_argument("--n_bootstrap", type=int, default=N_RESAMPLES, help="bootstrap resamples per score")
     p.add_argument("--no_human", action="store_true", help="skip the human baseline")
@@ -40,6 +45,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.n_bootstrap < 1:
         p.error("--n_bootstrap must be at least 1")
+    if args.mode == "paper" and args.metric != DEFAULT_METRIC:
+        p.error(f"--mode paper scores by {DEFAULT_METRIC} only (the original's metric); use --mode fixed for "
+                f"--metric {args.metric}")
     return args
 
 
@@ -49,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     try:
         ev = evaluate(args.results_dir, args.data_dir, args.mode, args.seed, human=not args.no_human,
-                      strict=args.strict)
+                      strict=args.strict, metric=args.metric)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -57,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no result files found under {args.results_dir}", file=sys.stderr)
         return 2
     out = build(ev, args.n_bootstrap)
-    paths = write(out, args.output_dir)
+    try:
+        paths = write(out, args.output_dir)
+    except OSError as e:  # files are written atomically: none is left half-written
+        print(f"error: cannot write {e.filename or args.output_dir}: {e.strerror or e}", file=sys.stderr)
+        return 2
     skipped = {reason: n for (kind, reason), n in ev.tally.summary().items() if kind == "skip"}
     print(f"skipped: {skipped}", file=sys.stderr)
     print(f"wrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - started:.1f}s", file=sys.stderr)

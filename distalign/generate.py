@@ -349,6 +349,8 @@ class ResultFile:
     def __init__(self, path: Path, order: list[str], flush_every: int = 100, flush_seconds: float = 5.0) -> None:
         self.path = path
         self.records: dict[str, dict[str, Any]] = read_results(path) if path.exists() else {}
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a write that was killed
+            stale.unlink(missing_ok=True)
         self.order = order
         self.flush_every, self.flush_seconds = flush_every, flush_seconds
         self.pending = 0  # units still to finish
@@ -669,8 +671,10 @@ async def run_model(model: str, cfg: RunConfig, plugins: Plugins, datasets: dict
             await batch_pass(backend, run.executor, work, cfg)
         await run.run()
     finally:
-        log.close()
-        await backend.aclose()
+        try:
+            log.close()
+        finally:
+            await backend.aclose()
     return report
 
 

@@ -82,8 +82,16 @@ class RunLog:
             return
         data = "".join(self._lines).encode("utf-8")
         self._lines = []
-        while data:
-            data = data[os.write(self._fd, data):]
+        end = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while data:
+                data = data[os.write(self._fd, data):]
+        except OSError as e:  # a full disk: take back the part written, keep whole lines only
+            try:
+                os.ftruncate(self._fd, end)
+            except OSError:
+                pass
+            raise OSError(e.errno, e.strerror, str(self.path)) from None
 
     def close(self) -> None:
         """Write what is buffered and close the file."""
