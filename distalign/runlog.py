@@ -81,24 +81,26 @@ class RunLog:
         if self._fd is None or not self._lines:
             return
         data = "".join(self._lines).encode("utf-8")
-        self._lines = []
         end = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             while data:
                 data = data[os.write(self._fd, data):]
-        except OSError as e:  # a full disk: take back the part written, keep whole lines only
+        except OSError as e:  # a full disk: take back the part written (whole lines only), keep the lines
             try:
                 os.ftruncate(self._fd, end)
             except OSError:
                 pass
             raise OSError(e.errno, e.strerror, str(self.path)) from None
+        self._lines = []
 
     def close(self) -> None:
         """Write what is buffered and close the file."""
         if self._fd is not None:
-            self.flush()
-            os.close(self._fd)
-            self._fd = None
+            try:
+                self.flush()
+            finally:
+                os.close(self._fd)
+                self._fd = None
 
 
 def _drop_partial_line(path: Path, fd: int) -> None:
