@@ -12,8 +12,9 @@ vectors of its evaluation (misaligned for OQA task0):
 
 Fixed mode computes every reference from the ground truth alone, over all evaluated cells
 (:func:`truth_simulated`): the sampling floor (no early stop), uniform, ``true_mode`` (one-hot on the most
-chosen option, the best any one-hot answer can do) and ``true_least`` (one-hot on the least chosen option, the
-worst one). All draws come from the seeded generator passed in.
+chosen option, the best any one-hot answer can do under TV) and ``true_least`` (one-hot on the least chosen
+option), scored by the run's metric (TV by default, :data:`~distalign.metrics.METRICS`). All draws come from the
+seeded generator passed in, and do not depend on the metric.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from distalign.metrics import one_hot, tv, tv_batch, tv_or_nan
+from distalign.metrics import DEFAULT_METRIC, METRICS, Metric, one_hot, tv_or_nan
 
 N_DRAWS = 30  # answers per simulated sequence (the Seq method's length)
 N_SIMULATIONS = 1000  # simulated sequences per question
 PAPER_KINDS = ("ground_truth", "uniform", "LB1", "LB2")
 FIXED_KINDS = ("ground_truth", "uniform", "true_mode", "true_least")
+TV = METRICS[DEFAULT_METRIC]
 
 
 def sampling_floor(q: Sequence[float], rng: np.random.Generator, n_draws: int = N_DRAWS,
-                   n_sim: int = N_SIMULATIONS) -> float:
-    """Mean TV between the proportions of ``n_draws`` answers drawn from ``q`` and ``q`` itself.
+                   n_sim: int = N_SIMULATIONS, metric: Metric = TV) -> float:
+    """Mean ``metric`` (TV) between the proportions of ``n_draws`` answers drawn from ``q`` and ``q`` itself.
 
     >>> sampling_floor([1.0, 0.0], np.random.default_rng(0))  # a certain answer is reproduced exactly
     0.0
@@ -44,7 +46,7 @@ def sampling_floor(q: Sequence[float], rng: np.random.Generator, n_draws: int = 
     if not total > 0:
         raise ValueError(f"cannot sample from a vector summing to {total}")
     draws = rng.multinomial(n_draws, q_arr / total, size=n_sim) / n_draws
-    return float(tv_batch(draws, q_arr).mean())
+    return float(metric.batch(draws, q_arr).mean())
 
 
 def uniform_tv(q: Sequence[float], k: int | None = None) -> float:
@@ -83,18 +85,22 @@ def paper_simulated(cells: Sequence[tuple[Sequence[float], Sequence[float]]],
     return out
 
 
-def truth_simulated(truths: Sequence[Sequence[float]], rng: np.random.Generator) -> dict[str, list[float]]:
-    """The fixed-mode references, from the ground-truth distributions alone.
+def truth_simulated(truths: Sequence[Sequence[float]], rng: np.random.Generator,
+                    metric: Metric = TV) -> dict[str, list[float]]:
+    """The fixed-mode references, from the ground-truth distributions alone, scored by ``metric``.
 
     >>> out = truth_simulated([[0.75, 0.25]], np.random.default_rng(0))
     >>> out["uniform"], out["true_mode"], out["true_least"]
     ([0.25], [0.25], [0.75])
+    >>> out = truth_simulated([[0.0, 0.0, 1.0]], np.random.default_rng(0), METRICS["wasserstein"])
+    >>> out["ground_truth"], out["true_mode"], out["true_least"]  # least chosen: the first of the tied zeros
+    ([0.0], [0.0], [1.0])
     """
     out: dict[str, list[float]] = {kind: [] for kind in FIXED_KINDS}
     for q in truths:
         k = len(q)
-        out["ground_truth"].append(sampling_floor(q, rng))
-        out["uniform"].append(uniform_tv(q))
-        out["true_mode"].append(tv(one_hot(k, int(np.argmax(q))), q))
-        out["true_least"].append(tv(one_hot(k, int(np.argmin(q))), q))
+        out["ground_truth"].append(sampling_floor(q, rng, metric=metric))
+        out["uniform"].append(metric.fn([1.0 / k] * k, q))
+        out["true_mode"].append(metric.fn(one_hot(k, int(np.argmax(q))), q))
+        out["true_least"].append(metric.fn(one_hot(k, int(np.argmin(q))), q))
     return out

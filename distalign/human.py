@@ -13,7 +13,7 @@ order of appearance onto the dataset's questions.
 * paper mode: estimate × 0.01, truncated to the number of ground-truth options (no renormalisation), against
   the stored OQA ``expected_results_<G>_<d>`` of GPT-3.5's verbalize task0 file and the NYT data;
 * fixed mode: the estimate over the options shown (the no-steering item's list), renormalised, aligned by
-  option text with the group's own distribution from the dataset loader.
+  option text with the group's own distribution from the dataset loader, scored by the run's metric.
 """
 
 from __future__ import annotations
@@ -160,7 +160,7 @@ def _score(mode: str, est: list[float], ctx: Context, dataset: str, qid: str, gr
     if p is None or item.truth is None:
         return None
     a, b = align_by_text(shown, p, item.options, item.truth.probs)
-    return tv(a, b)
+    return ctx.metric.fn(a, b)
 
 
 def _stored_expected(results_dir: Path) -> dict[str, dict]:

@@ -15,6 +15,10 @@ extra columns after them; lists as JSON):
 
 Every row carries N (pooled questions × demographics), the parse-failure count and rate and a ``note``
 (e.g. "n/a: <reason>" for an unsupported (model, method) pair, or the datasets a score lacks).
+
+With a metric other than TV (``--metric``, fixed mode) the columns keep their names (``TV`` and ``all_tvs`` hold
+that metric's values), every CSV gains a last column ``metric``, and ``leaderboard.md`` names the metric and its
+direction; the K2S gap is left empty for a higher-is-better metric. TV runs write exactly the columns above.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from distalign.evaluation import Evaluation
 from distalign.evaluation.markdown import markdown
 from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
 from distalign.files import write_text
+from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
 from distalign.names import DATASET_LABELS, DATASETS, HEADLINE_TASKS, METHOD_LABELS, PAPER_MODELS
 from distalign.types import TVRow
 
@@ -56,6 +61,18 @@ class Outputs:
     k2s: pd.DataFrame
     skips: pd.DataFrame
     markdown: str
+
+
+K2S_UNDEFINED = "K2S = Seq/V − 1 is defined for lower-is-better metrics only"
+
+
+def tagged(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """``frame`` with a last column ``metric`` when the metric is not the default (TV tables keep their bytes).
+
+    >>> list(tagged(pd.DataFrame({"TV": [0.1]}), "jsd").columns), list(tagged(pd.DataFrame({"TV": [0.1]}), "tv"))
+    (['TV', 'metric'], ['TV'])
+    """
+    return frame if metric == DEFAULT_METRIC else frame.assign(metric=metric)
 
 
 # --- eval CSV ---------------------------------------------------------------------------------------------
@@ -196,15 +213,21 @@ def everything(sc: Scorer) -> list[Line]:
     return lines
 
 
-def k2s(head: pd.DataFrame) -> pd.DataFrame:
-    """``k2s_gap.csv``: Seq/V − 1 from the headline means, per model with both scores."""
+def k2s(head: pd.DataFrame, metric: Metric | None = None) -> pd.DataFrame:
+    """``k2s_gap.csv``: Seq/V − 1 from the headline means, per model with both scores.
+
+    The gap is defined on distances (lower is better); for a higher-is-better ``metric`` it is left empty and
+    a ``note`` column says why.
+    """
+    undefined = metric is not None and metric.higher_is_better
     lines = []
     for model in dict.fromkeys(head.loc[head["model"] != "", "model"]):
         mine = head[head["model"] == model].set_index("output_type")["Alignment Mean"]
         v, seq = mine.get("express_distribution", np.nan), mine.get("sequence", np.nan)
         if np.isfinite(v) and np.isfinite(seq):
-            lines.append([model, "three", "knowledge_to_sim_gap", seq / v - 1, v, seq])
-    return pd.DataFrame(lines, columns=K2S_COLUMNS)
+            lines.append([model, "three", "knowledge_to_sim_gap", np.nan if undefined else seq / v - 1, v, seq])
+    frame = pd.DataFrame(lines, columns=K2S_COLUMNS)
+    return frame.assign(note=K2S_UNDEFINED) if undefined else frame
 
 
 def build(ev: Evaluation, n_boot: int, many: ManyFn = bootstrap_many) -> Outputs:
@@ -217,9 +240,11 @@ def build(ev: Evaluation, n_boot: int, many: ManyFn = bootstrap_many) -> Outputs
         ln.est = next(estimates) if ln.job else None
     head = pd.DataFrame([ln.record() for ln in head_lines], columns=LB_COLUMNS)
     allb = pd.DataFrame([ln.record() for ln in all_lines], columns=LB_COLUMNS)
-    gap = k2s(head)
+    gap = k2s(head, get_metric(ev.metric))
     skips = pd.DataFrame(ev.tally.records(), columns=SKIP_COLUMNS)
-    return Outputs(eval_frame(ev.rows), head, allb, gap, skips, markdown(ev, n_boot, head, allb, gap))
+    md = markdown(ev, n_boot, head, allb, gap)
+    head, allb, gap = (tagged(f, ev.metric) for f in (head, allb, gap))
+    return Outputs(tagged(eval_frame(ev.rows), ev.metric), head, allb, gap, skips, md)
 
 
 def write(out: Outputs, output_dir: Path | str) -> list[Path]:
@@ -236,4 +261,4 @@ def write(out: Outputs, output_dir: Path | str) -> list[Path]:
     return [*paths, output_dir / "leaderboard.md"]
 
 
-__all__ = ["Line", "Outputs", "Scorer", "build", "eval_frame", "k2s", "write"]
+__all__ = ["Line", "Outputs", "Scorer", "build", "eval_frame", "k2s", "tagged", "write"]

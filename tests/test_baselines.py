@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from distalign.baselines import paper_simulated, sampling_floor, truth_simulated, uniform_tv
+from distalign.metrics import METRICS, jsd
 
 
 def exact_floor_two_options(n: int = 30) -> float:
@@ -57,3 +58,16 @@ def test_truth_references() -> None:
     assert out["true_least"] == pytest.approx([0.9, 1.0])
     assert out["uniform"] == pytest.approx([0.5 * (0.6 - 1 / 3 + 1 / 3 - 0.3 + 1 / 3 - 0.1), 0.5])
     assert out["ground_truth"][1] == 0.0
+
+
+def test_truth_references_under_another_metric() -> None:
+    out = truth_simulated([[0.5, 0.5], [0.0, 0.0, 1.0]], np.random.default_rng(0), METRICS["jsd"])
+    assert out["uniform"] == pytest.approx([0.0, jsd([1 / 3] * 3, [0.0, 0.0, 1.0])])
+    assert out["true_mode"] == pytest.approx([math.sqrt(1.5 - 0.75 * math.log2(3)), 0.0])  # one-hot vs (½, ½)
+    assert out["true_least"] == pytest.approx([math.sqrt(1.5 - 0.75 * math.log2(3)), 1.0])
+    assert out["ground_truth"][1] == 0.0 and 0.0 < out["ground_truth"][0] < 0.2
+    # the draws do not depend on the metric: both runs leave their generators in the same state
+    rngs = [np.random.default_rng(0), np.random.default_rng(0)]
+    truth_simulated([[0.5, 0.5]], rngs[0], METRICS["wasserstein"])
+    truth_simulated([[0.5, 0.5]], rngs[1])
+    assert rngs[0].random() == rngs[1].random()

@@ -1,14 +1,19 @@
-"""Evaluation semantics on tiny hand-made trees: paper vs fixed, skips and malformed files (issue #3)."""
+"""Evaluation semantics on tiny hand-made trees: paper vs fixed, skips and malformed files, --metric (issue #3)."""
 
 from __future__ import annotations
 
+import io
+import json
+import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from eval_fixtures import make_data, oqa_truth, record, result_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import lm_steering_eval
 from distalign.evaluation import evaluate
 from distalign.evaluation.fixed import FixedSemantics
 from distalign.evaluation.paper import PaperSemantics
@@ -168,3 +173,71 @@ def test_predictions_never_raise_on_arbitrary_text(text: str, method: str) -> No
     pred, reason = FixedSemantics.prediction(FixedSemantics.__new__(FixedSemantics), key, rec, 2, "x")
     assert (pred is None) == bool(reason)
     assert pred is None or abs(sum(pred) - 1) < 1e-9
+
+
+# --- --metric ----------------------------------------------------------------------------------------------
+def nyt_tree(res: Path) -> None:
+    """gpt-4 Log-p puts all mass on "Very likely" for both books: Democrat truth uniform, Republican "Very unlikely"."""
+    for group, dem in [("POLPARTY", "Democrat"), ("POLPARTY", "Republican"), ("SEX", "Male"), ("SEX", "Female")]:
+        recs = {f"Book {i}": record({"A": 0.0, "B": 0.0, "C": 0.0, "D": 1.0}) for i in (1, 2)}
+        result_file(res, "nytimes", "model_logprobs", "gpt-4", "task1", group, dem, recs)
+
+
+# one-hot D vs uniform: TV ¾; JSD with m = (⅛, ⅛, ⅛, ⅝): ½(log2 8/5 + ¾ + ¼·log2 2/5) = 2 − ⅝·log2 5, its root;
+# W1: CDF gaps ¼, ½, ¾ over 3 steps = ½. Against the Republican "Very unlikely": all three are 1.
+JSD_ONE_HOT_UNIFORM4 = math.sqrt(2 - 0.625 * math.log2(5))
+
+
+@pytest.mark.parametrize("metric,democrat,republican", [("tv", 0.75, 1.0), ("jsd", JSD_ONE_HOT_UNIFORM4, 1.0),
+                                                      ("wasserstein", 0.5, 1.0)])
+def test_fixed_mode_scores_cells_by_the_metric(tree: tuple[Path, Path], metric: str, democrat: float,
+                                               republican: float) -> None:
+    data, res = tree
+    nyt_tree(res)
+    rows = evaluate(res, data, "fixed", human=False, metric=metric).rows
+    assert one(rows, model="gpt-4", demographic="Democrat").tvs == pytest.approx((democrat, democrat))
+    assert one(rows, model="gpt-4", demographic="Republican").tvs == pytest.approx((republican, republican))
+    floor = one(rows, model="simulated", output_type="ground_truth", demographic="Republican")
+    assert floor.tvs == (0.0, 0.0)  # a certain answer is reproduced exactly under every metric
+
+
+def test_paper_mode_and_unknown_metric_are_rejected(tree: tuple[Path, Path],
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    data, res = tree
+    with pytest.raises(ValueError, match="paper mode scores by tv only"):
+        evaluate(res, data, "paper", metric="jsd")
+    with pytest.raises(ValueError, match="unknown metric 'kl'; valid: tv, jsd, wasserstein"):
+        evaluate(res, data, "fixed", metric="kl")
+    for args, message in ((["--mode", "paper", "--metric", "wasserstein"], "--mode paper scores by tv only"),
+                          (["--metric", "kl"], "choose from 'tv', 'jsd', 'wasserstein'")):
+        with pytest.raises(SystemExit) as exit_:
+            lm_steering_eval.main(["--results_dir", str(res), "--data_dir", str(data), *args])
+        assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def run_cli(tree: tuple[Path, Path], out: Path, *args: str) -> dict[str, bytes]:
+    data, res = tree
+    assert lm_steering_eval.main(["--results_dir", str(res), "--data_dir", str(data), "--output_dir", str(out),
+                                  "--n_bootstrap", "20", "--quiet", *args]) == 0
+    return {p.name: p.read_bytes() for p in out.iterdir()}
+
+
+def test_cli_metric_outputs(tree: tuple[Path, Path], tmp_path: Path) -> None:
+    nyt_tree(tree[1])
+    default, tv, jsd = (run_cli(tree, tmp_path / name, *args)
+                        for name, args in (("d", ()), ("tv", ("--metric", "tv")), ("jsd", ("--metric", "jsd"))))
+    assert default == tv  # the default is TV, byte for byte, without a metric column or mention
+    assert b",metric" not in default["eval_disagreement_bootstrapping.csv"]
+    assert b"metric **" not in default["leaderboard.md"]
+    evals = pd.read_csv(io.BytesIO(jsd["eval_disagreement_bootstrapping.csv"]))
+    assert list(evals.columns[-2:]) == ["n_skipped", "metric"] and set(evals["metric"]) == {"jsd"}
+    dem = evals[(evals["Model"] == "gpt-4") & (evals["Demographic/Avg"] == "Democrat")].iloc[0]
+    assert json.loads(dem["all_tvs"]) == pytest.approx([JSD_ONE_HOT_UNIFORM4] * 2)
+    for name in ("leaderboard_distrib_alignment.csv", "leaderboard_distrib_alignment_all.csv", "k2s_gap.csv"):
+        assert pd.read_csv(io.BytesIO(jsd[name])).columns[-1] == "metric"
+    head = pd.read_csv(io.BytesIO(jsd["leaderboard_distrib_alignment.csv"])).set_index("Model Name")
+    old = pd.read_csv(io.BytesIO(tv["leaderboard_distrib_alignment.csv"])).set_index("Model Name")
+    assert head.loc["gpt-4 (Log-p)", "Alignment Mean"] != old.loc["gpt-4 (Log-p)", "Alignment Mean"]
+    md = jsd["leaderboard.md"].decode()
+    assert "Mode: **fixed** · metric **jsd** · seed 0" in md and "(JSD ↓, lower is better)" in md
+    assert "| Reference " in md and " JSD |" in md

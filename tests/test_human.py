@@ -10,6 +10,7 @@ from eval_fixtures import make_data
 
 from distalign.evaluation.base import Context
 from distalign.human import ANNOTATIONS, Estimates, human_rows, question_ids, read_survey
+from distalign.metrics import get_metric
 
 BLOCKS = ("Q_NoSteering", "Q135", "Q136", "Q137")
 EMPTY = ["", "", "", ""]
@@ -73,3 +74,10 @@ def test_missing_folder_is_counted(tmp_path: Path) -> None:
     ctx = Context(tmp_path)
     assert human_rows("fixed", tmp_path, tmp_path, ctx) == []
     assert ctx.tally.total("skip", "human annotations not found") == 1
+
+
+def test_fixed_human_cells_use_the_metric(data: Path) -> None:
+    ctx = Context(data, metric=get_metric("wasserstein"))
+    rows = human_rows("fixed", data / "results", data, ctx)
+    # Male: estimate [0, 0, 1, 0] (renormalised) vs [0, 0, ½, ½]: CDF gap ½ on the third of 3 steps = 1/6
+    assert rows[0].tvs == pytest.approx((0.0, 0.0, 1 / 6, 0.0))

@@ -1,10 +1,13 @@
-"""Leaderboards: weights, K2S, n/a and new-model rows, file formats, byte-identical reruns (SPEC §7.3–§7.5)."""
+"""Leaderboards: weights, K2S, n/a and new-model rows, file formats, byte-identical reruns, metrics (SPEC §7.3–§7.5)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from eval_fixtures import make_data, oqa_truth, record, result_file
@@ -12,7 +15,8 @@ from eval_fixtures import make_data, oqa_truth, record, result_file
 import lm_steering_eval
 from distalign.evaluation import Evaluation
 from distalign.evaluation.tally import SKIP, Tally
-from distalign.leaderboards import K2S_COLUMNS, LB_COLUMNS, build, write
+from distalign.leaderboards import K2S_COLUMNS, K2S_UNDEFINED, LB_COLUMNS, build, write
+from distalign.metrics import METRICS, FloatArray, Metric
 from distalign.types import TVRow
 
 ORIGINAL_LB = ["Model Name", "Dataset", "Task Type", "Alignment Mean", "Alignment Error"]
@@ -107,3 +111,39 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert lm_steering_eval.main(["--results_dir", str(tmp_path), "--data_dir", str(tmp_path), "--quiet",
                                   "--output_dir", str(tmp_path / "o")]) == 2
     assert "no result files" in capsys.readouterr().err
+
+
+def overlap(p: Sequence[float] | FloatArray, q: Sequence[float] | FloatArray) -> float:
+    """Σ min(p_i, q_i) = 1 − TV: a higher-is-better score, registered only for these tests."""
+    return float(np.minimum(p, q).sum())
+
+
+@pytest.fixture
+def with_overlap(monkeypatch: pytest.MonkeyPatch) -> Metric:
+    metric = Metric("overlap", "OVL", "Probability overlap", overlap,
+                    lambda p, q: np.minimum(p, q).sum(axis=-1), higher_is_better=True)
+    monkeypatch.setitem(METRICS, "overlap", metric)
+    return metric
+
+
+def test_a_registered_metric_flows_through(ev: Evaluation, with_overlap: Metric) -> None:
+    out = build(replace(ev, metric="overlap"), 20)
+    assert out.headline["metric"].eq("overlap").all() and out.everything.columns[-1] == "metric"
+    assert out.eval_rows.columns[-1] == "metric"
+    gap = out.k2s.set_index("Model Name").loc["gpt-4"]
+    assert pd.isna(gap["K2S Mean"]) and gap["note"] == K2S_UNDEFINED and gap["metric"] == "overlap"
+    assert gap["V Mean"] == pytest.approx(0.6)  # the means are still reported
+    md = out.markdown
+    assert "Mode: **fixed** · metric **overlap** · seed 0" in md
+    assert "Probability overlap to the human distribution (OVL ↑, higher is better)" in md
+    assert "K2S: not defined for a higher-is-better metric." in md and "-0.333" not in md
+    gpt4 = next(line for line in md.splitlines() if line.startswith("| gpt-4 "))
+    assert gpt4.rstrip(" |").endswith("–")  # empty K2S cell
+
+
+def test_jsd_run_keeps_the_k2s_gap_and_tags_tables(ev: Evaluation) -> None:
+    out = build(replace(ev, metric="jsd"), 20)
+    assert out.k2s.set_index("Model Name").loc["gpt-4", "K2S Mean"] == pytest.approx(0.4 / 0.6 - 1)
+    assert list(out.k2s.columns) == [*K2S_COLUMNS, "metric"]
+    assert list(out.headline.columns) == [*LB_COLUMNS, "metric"] and list(out.skips.columns)[-1] == "count"
+    assert "| Reference " in out.markdown and " JSD |" in out.markdown

@@ -1,15 +1,30 @@
-"""TV and alignment helpers: hand-computed values and properties (SPEC §7.1)."""
+"""TV, JSD, Wasserstein and alignment helpers, the metric registry: hand-computed values and properties (SPEC §7.1)."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import FrozenInstanceError
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from scipy.spatial.distance import jensenshannon
 
-from distalign.metrics import align_by_text, normalized, one_hot, padded, tv, tv_batch, tv_or_nan
+from distalign.metrics import (
+    DEFAULT_METRIC,
+    METRICS,
+    align_by_text,
+    get_metric,
+    jsd,
+    normalized,
+    one_hot,
+    padded,
+    tv,
+    tv_batch,
+    tv_or_nan,
+    wasserstein,
+)
 
 
 def test_tv_hand_values() -> None:
@@ -57,3 +72,50 @@ def test_tv_of_distributions_is_in_unit_interval_and_symmetric(pair: tuple[list[
     assert -1e-12 <= d <= 1 + 1e-12
     assert d == pytest.approx(tv(q.tolist(), p.tolist()))
     assert tv(p.tolist(), p.tolist()) == 0.0
+
+
+# --- the metric registry (--metric) ------------------------------------------------------------------------
+def test_jsd_hand_values() -> None:
+    assert jsd([1.0, 0.0], [0.0, 1.0]) == pytest.approx(1.0)  # disjoint supports: the maximum
+    # m = (½, ¼, ¼): KL(p‖m) = ½·log2(1) + ½·log2 2 = ½ for p = (½, ½, 0), and q = (½, 0, ½) alike: √½
+    assert jsd([0.5, 0.5, 0.0], [0.5, 0.0, 0.5]) == pytest.approx(math.sqrt(0.5))
+    assert jsd([0.5, 0.5], [1.0, 0.0]) == pytest.approx(math.sqrt(1.5 - 0.75 * math.log2(3)))
+    assert jsd([0.2, 0.8], [0.6, 0.4]) == pytest.approx(float(jensenshannon([0.2, 0.8], [0.6, 0.4], base=2)))
+
+
+def test_wasserstein_hand_values() -> None:
+    assert wasserstein([1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]) == 1.0  # first to last option
+    assert wasserstein([1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]) == pytest.approx(1 / 3)  # one step of three
+    assert wasserstein([0.5, 0.0, 0.0, 0.5], [0.0, 0.5, 0.5, 0.0]) == pytest.approx(1 / 3)  # ½·⅓ + ½·⅓
+    assert wasserstein([1.0], [1.0]) == 0.0
+    # order matters, unlike TV: the same two vectors with the options reversed on one side
+    assert wasserstein([0.7, 0.2, 0.1], [0.1, 0.2, 0.7]) == pytest.approx((0.6 + 0.6) / 2)
+    with pytest.raises(ValueError, match="differ in length"):
+        wasserstein([1.0], [0.5, 0.5])
+
+
+def test_registry() -> None:
+    assert list(METRICS)[:3] == ["tv", "jsd", "wasserstein"] and METRICS[DEFAULT_METRIC].fn is tv
+    assert get_metric("wasserstein").ordinal and not get_metric("tv").ordinal
+    assert not any(m.higher_is_better for m in METRICS.values())
+    with pytest.raises(ValueError, match="valid: tv, jsd, wasserstein"):
+        get_metric("kl")
+    with pytest.raises(FrozenInstanceError):
+        get_metric("tv").higher_is_better = True  # type: ignore[misc]
+
+
+def unit_vector(raw: list[float]) -> list[float]:
+    a = np.asarray(raw) + 1e-9
+    return (a / a.sum()).tolist()
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+@given(pair=dists)
+def test_metric_properties(name: str, pair: tuple[list[float], list[float]]) -> None:
+    metric, p, q = METRICS[name], unit_vector(pair[0]), unit_vector(pair[1])
+    d = metric.fn(p, q)
+    assert -1e-12 <= d <= 1 + 1e-9
+    assert d == pytest.approx(metric.fn(q, p), abs=1e-12)
+    assert metric.fn(p, p) == 0.0
+    batch = metric.batch(np.array([p, q]), np.array(q))  # rows against one vector, as the sampling floor does
+    assert batch.tolist() == pytest.approx([d, 0.0], abs=1e-12)

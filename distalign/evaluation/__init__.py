@@ -8,6 +8,9 @@ and returns an :class:`Evaluation`; :mod:`distalign.leaderboards` turns that int
 * ``paper`` (:mod:`~distalign.evaluation.paper`): the original release's semantics, quirks included;
 * ``fixed`` (:mod:`~distalign.evaluation.fixed`, the default): the score-affecting defects corrected.
 
+Fixed mode scores every cell with the chosen metric (:data:`distalign.metrics.METRICS`, ``tv`` by default);
+paper mode is TV by definition and rejects any other.
+
 Files of demographics the dataset does not evaluate (OQA RACE Asian/Hispanic, CREGION, EDUCATION, INCOME)
 are skipped and counted; an unreadable file is counted and reported (``strict=True`` raises instead).
 """
@@ -23,6 +26,7 @@ from distalign.evaluation.fixed import FixedSemantics
 from distalign.evaluation.paper import PaperSemantics
 from distalign.evaluation.tally import SKIP, Tally
 from distalign.files import DataError
+from distalign.metrics import DEFAULT_METRIC, get_metric
 from distalign.names import steering_of
 from distalign.results import ResultKey, read_results, scan, scan_na
 from distalign.types import TVRow
@@ -42,6 +46,7 @@ class Evaluation:
         rows: model rows (scan order), then simulated rows, then human rows.
         na: (dataset, output_type, model, reason) of every "n/a" marker.
         tally: counted skips and checks.
+        metric: name of the per-cell metric (:data:`distalign.metrics.METRICS`).
     """
 
     mode: str
@@ -49,10 +54,12 @@ class Evaluation:
     rows: list[TVRow]
     na: list[tuple[str, str, str, str]]
     tally: Tally
+    metric: str = DEFAULT_METRIC
 
 
 def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed", seed: int = 0,
-             human: bool = True, strict: bool = False, check_parsers: bool = False) -> Evaluation:
+             human: bool = True, strict: bool = False, check_parsers: bool = False,
+             metric: str = DEFAULT_METRIC) -> Evaluation:
     """Evaluate every result file under ``results_dir`` against the data under ``data_dir``.
 
     Args:
@@ -63,10 +70,18 @@ def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed",
         human: add the human-baseline rows.
         strict: raise on an unreadable result file instead of counting it.
         check_parsers: paper mode: count released vectors the original parsers do not reproduce.
+        metric: fixed mode's per-cell metric (a key of :data:`distalign.metrics.METRICS`).
+
+    Raises:
+        ValueError: an unknown mode or metric, or a metric other than TV in paper mode.
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
-    ctx = Context(Path(data_dir), seed, check_parsers=check_parsers)
+    scorer = get_metric(metric)
+    if mode == "paper" and metric != DEFAULT_METRIC:
+        raise ValueError(f"paper mode scores by {DEFAULT_METRIC} only (the original's metric); use --mode fixed "
+                         f"for --metric {metric}")
+    ctx = Context(Path(data_dir), seed, check_parsers=check_parsers, metric=scorer)
     semantics = MODES[mode](ctx)
     rows: list[TVRow] = []
     for key, path in scan(results_dir):
@@ -76,7 +91,7 @@ def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed",
         from distalign.human import human_rows
 
         rows += human_rows(mode, Path(results_dir), Path(data_dir), ctx)
-    return Evaluation(mode, seed, rows, list(scan_na(results_dir)), ctx.tally)
+    return Evaluation(mode, seed, rows, list(scan_na(results_dir)), ctx.tally, metric)
 
 
 def _file_rows(semantics: Semantics, key: ResultKey, path: Path, strict: bool) -> list[TVRow]:

@@ -22,7 +22,7 @@ import numpy as np
 from distalign.datasets import SurveyDataset, load_dataset
 from distalign.evaluation.tally import SKIP, Tally
 from distalign.files import DataError
-from distalign.metrics import padded, tv_batch
+from distalign.metrics import DEFAULT_METRIC, METRICS, Metric, padded, tv_batch
 from distalign.results import ResultKey
 from distalign.types import SurveyItem, TVRow
 
@@ -31,12 +31,13 @@ Records = dict[str, dict[str, Any]]
 
 @dataclass
 class Context:
-    """What every semantics needs: the data root, dataset loaders, the tally and the seed."""
+    """What every semantics needs: the data root, dataset loaders, the tally, the seed and the per-cell metric."""
 
     data_dir: Path
     seed: int = 0
     tally: Tally = field(default_factory=Tally)
     check_parsers: bool = False  # paper mode: re-parse released responses and count disagreements (slower)
+    metric: Metric = METRICS[DEFAULT_METRIC]  # fixed mode's per-cell score (paper mode is TV by definition)
 
     def __post_init__(self) -> None:
         self._datasets: dict[str, SurveyDataset] = {}

@@ -15,7 +15,8 @@ What differs from paper mode (each item is one row of the errata table):
 * no-steering (task0) outputs are scored against each group's own distribution aligned by option *text*
   (the prompt showed the Democrat dict's options, or the record's ``options``), over the union of options;
 * option-count mismatches are skipped and counted, never silently dropped; NYT rows are not duplicated;
-* simulated references come from the ground truth alone (:func:`~distalign.baselines.truth_simulated`).
+* simulated references come from the ground truth alone (:func:`~distalign.baselines.truth_simulated`);
+* every cell (model, simulated and human rows) is scored by the run's metric (``--metric``, TV by default).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from distalign.datasets import NONE_GROUP
 from distalign.evaluation.base import Records, Semantics, is_own, make_row, response_text, shown_options, vector, where
 from distalign.evaluation.tally import CHECK, INFO, PARSE_FAILURE, SKIP
 from distalign.files import DataError
-from distalign.metrics import align_by_text, normalized, tv
+from distalign.metrics import align_by_text, normalized
 from distalign.parsers import parse_sequence, parse_verbalized
 from distalign.results import ResultKey
 from distalign.types import SurveyItem, TVRow, letters
@@ -138,7 +139,7 @@ class FixedSemantics(Semantics):
         if list(shown) != list(item.options):
             self.ctx.tally.add(INFO, key, "shown options differ from the group's options (scored on the union)")
         p, q = align_by_text(shown, pred, item.options, item.truth.probs)
-        cells.tvs.append(tv(p, q))
+        cells.tvs.append(self.ctx.metric.fn(p, q))
         cells.qids.append(qid)
 
     def _check_expected(self, key: ResultKey, stored: list[float] | None, item: SurveyItem) -> None:
@@ -163,7 +164,7 @@ class FixedSemantics(Semantics):
                 items = [self.ctx.item(dataset, q, group, dem) for q in ds.question_ids()]
                 items = [it for it in items if it.truth is not None]
                 sims = truth_simulated([it.truth.probs for it in items if it.truth],
-                                       child_rng(self.ctx.seed, f"simulated|{dataset}|{group}|{dem}"))
+                                       child_rng(self.ctx.seed, f"simulated|{dataset}|{group}|{dem}"), self.ctx.metric)
                 for kind in FIXED_KINDS:
                     key = ResultKey(dataset, kind, "simulated", "truth", group, dem)
                     rows.append(make_row(key, group, dem, sims[kind], [it.qid for it in items]))

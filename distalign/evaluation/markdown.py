@@ -2,7 +2,8 @@
 
 Issue #3: models × methods with "mean ± error", the K2S gap, N and parse-failure rate per model and method,
 the simulated and human references, the skipped/checked counts, and one line stating mode, seed and the
-number of bootstrap resamples. Columns are padded to equal width so the raw text lines up.
+number of bootstrap resamples (and the metric, when it is not TV: the caption then names it with its direction,
+``JSD ↓``). Columns are padded to equal width so the raw text lines up.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from distalign.evaluation import Evaluation
+from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
 from distalign.names import DATASET_LABELS, HEADLINE_TASKS, METHOD_LABELS, STEERING_LABELS, model_label, steering_of
 
 REFERENCE_LABELS = {
@@ -75,16 +77,16 @@ def _grid(head: pd.DataFrame, gap: pd.DataFrame, fmt: str) -> tuple[list[str], l
     for m in models:
         mine = head[head["model"] == m].set_index("output_type")
         cells = [cell(mine.loc[o]) if fmt == "score" else coverage(mine.loc[o]) for o in methods]
-        extra = [f"{gaps[m]:.3f}" if m in gaps else "–"] if fmt == "score" else []
+        extra = [f"{gaps[m]:.3f}" if np.isfinite(gaps.get(m, np.nan)) else "–"] if fmt == "score" else []
         rows.append([model_label(m), *cells, *extra])
     return header, rows
 
 
-def _references(head: pd.DataFrame) -> str:
+def _references(head: pd.DataFrame, metric: Metric) -> str:
     sim = head[head["Model Name"] == "simulated"]
     rows = [[REFERENCE_LABELS.get(r["Task Type"], r["Task Type"]), cell(r), f"{int(r['N']):,}"]
             for _, r in sim.iterrows()]
-    return table(["Reference", "TV", "N"], rows)
+    return table(["Reference", metric.label, "N"], rows)
 
 
 def _humans(allb: pd.DataFrame) -> str:
@@ -107,21 +109,41 @@ def _footer(ev: Evaluation) -> list[str]:
     return ["Counted skips, parse failures and checks (details in `eval_skips.csv`):", "", *lines] if lines else []
 
 
+def _metric_text(metric: Metric) -> tuple[str, str, str]:
+    """(header-line mention, caption, K2S and caveat sentences) of the run's metric; TV keeps the original wording.
+
+    >>> _metric_text(get_metric("tv"))
+    ('', 'Total variation to the human distribution (lower is better)', 'K2S = Seq/V − 1.')
+    >>> _metric_text(get_metric("jsd"))[:2]
+    (' · metric **jsd**', 'Jensen–Shannon distance (base 2) to the human distribution (JSD ↓, lower is better)')
+    """
+    if metric.name == DEFAULT_METRIC:
+        return "", f"{metric.description} to the human distribution ({metric.direction})", "K2S = Seq/V − 1."
+    caption = f"{metric.description} to the human distribution ({metric.label} {metric.arrow}, {metric.direction})"
+    notes = "K2S = Seq/V − 1." if not metric.higher_is_better else "K2S: not defined for a higher-is-better metric."
+    if metric.ordinal:
+        notes += (f" {metric.label} reads the options as an ordered scale: meaningful for NYT's Likert ratings, only "
+                  "indicative for OpinionQA (alphabetical options) and GlobalOpinionQA (source order).")
+    return f" · metric **{metric.name}**", caption, notes
+
+
 def markdown(ev: Evaluation, n_boot: int, head: pd.DataFrame, allb: pd.DataFrame, gap: pd.DataFrame) -> str:
     """The whole ``leaderboard.md``."""
     tasks = " + ".join(STEERING_LABELS[steering_of(t)] for t in HEADLINE_TASKS)
+    metric = get_metric(ev.metric)
+    mention, caption, notes = _metric_text(metric)
     parts = [
         "# Distributional alignment leaderboard", "",
-        f"Mode: **{ev.mode}** · seed {ev.seed} · {n_boot} bootstrap resamples.", "",
-        f"Total variation to the human distribution (lower is better), {tasks} steering pooled, OpinionQA, NYT "
+        f"Mode: **{ev.mode}**{mention} · seed {ev.seed} · {n_boot} bootstrap resamples.", "",
+        f"{caption}, {tasks} steering pooled, OpinionQA, NYT "
         "Books and GlobalOpinionQA weighted ⅓ each; mean ± half-width of the 95% percentile bootstrap interval. "
-        "K2S = Seq/V − 1. `*`: see the note column of the CSV.", "",
+        f"{notes} `*`: see the note column of the CSV.", "",
         table(*_grid(head, gap, "score")), "",
         "N scored cells (questions × demographics) · parse-failure rate"
         + (" (fixed mode: failures scored as uniform)" if ev.mode == "fixed" else
            " (paper mode: all-zero vectors, the original parsers' silent failures)") + ":", "",
         table(*_grid(head, gap, "coverage")), "",
-        "Simulated references:", "", _references(head), "",
+        "Simulated references:", "", _references(head, metric), "",
     ]
     if ((allb["Model Name"] == "human") & (allb["Dataset"] != "both")).any():
         parts += ["Humans (Prolific annotators estimating a group's distribution):", "", _humans(allb), ""]
