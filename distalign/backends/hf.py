@@ -19,20 +19,17 @@ change the numbers). CPU or CUDA; ``dtype=auto`` is bfloat16 on CUDA when suppor
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from distalign.backends._batching import Job, MicroBatcher, TokenizerMixin, deliver
 from distalign.backends._http import parse_extra
-from distalign.backends._tokens import letter_token_ids, render_prompt, sample_seed
+from distalign.backends._tokens import sample_seed
 from distalign.backends.base import Backend, BackendError, BackendOptions
 from distalign.types import Capabilities, Completion, Request
 
@@ -68,14 +65,6 @@ def capabilities(model: str, options: BackendOptions) -> Capabilities:
     return HF_CAPS
 
 
-@dataclass
-class _Job:
-    request: Request
-    future: asyncio.Future[Completion]
-    loop: asyncio.AbstractEventLoop
-    ids: list[int] = field(default_factory=list)  # the encoded prompt, filled in by the worker thread
-
-
 def _kind(request: Request) -> str:
     if request.continuations:
         return "options"
@@ -84,7 +73,7 @@ def _kind(request: Request) -> str:
     return "generate"
 
 
-class HFBackend(Backend):
+class HFBackend(TokenizerMixin, Backend):
     """A loaded transformers model and tokenizer behind the :class:`Backend` interface.
 
     Args:
@@ -99,7 +88,6 @@ class HFBackend(Backend):
                  gather_s: float = GATHER_S) -> None:
         self.name, self.model, self.tokenizer = name, model, tokenizer
         self.batch_size = max(1, batch_size)
-        self.gather_s = gather_s
         self.min_shared_prefix = MIN_SHARED_PREFIX
         self.device = next(model.parameters()).device
         self._identity = identity or f"{name}@{str(next(model.parameters()).dtype).removeprefix('torch.')}"
@@ -107,75 +95,31 @@ class HFBackend(Backend):
                                             "chat_template": bool(getattr(tokenizer, "chat_template", None))})
         self.pad_id = _pad_id(tokenizer)
         self.eos_ids = _eos_ids(model, tokenizer)
-        self._letters: dict[str, tuple[int, ...]] | None = None
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._lock = threading.Lock()
+        self._batcher = MicroBatcher(name, self._run, self.batch_size, gather_s)
 
     def cache_identity(self) -> str:
         """Model name and dtype (bf16 and fp32 answers differ in the last digits)."""
         return self._identity
 
-    @property
-    def letter_ids(self) -> dict[str, tuple[int, ...]]:
-        """Token ids of each option letter (computed once)."""
-        if self._letters is None:
-            self._letters = letter_token_ids(self.tokenizer)
-        return self._letters
-
-    def encode(self, request: Request) -> list[int]:
-        """Token ids of the templated prompt."""
-        text, templated = render_prompt(self.tokenizer, request.messages)
-        return list(self.tokenizer(text, add_special_tokens=not templated)["input_ids"])
-
-    # --- async front: queue + worker thread ------------------------------------------------------------------
+    # --- async front: the micro-batcher's queue and worker thread ----------------------------------------------
     async def complete(self, request: Request) -> Completion:
-        """Queue the request for the worker thread; resolves when its batch has run."""
-        loop = asyncio.get_running_loop()
-        job = _Job(request, loop.create_future(), loop)  # enqueued at once: concurrent calls land in one batch
-        self._start_worker()
-        self._jobs.put(job)
-        return await job.future
+        """Queue the request; it runs in a batch with its concurrent neighbours."""
+        return await self._batcher.submit(request)
 
-    def _start_worker(self) -> None:
-        with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name=f"distalign-{self.name}", daemon=True)
-                self._worker.start()
+    async def aclose(self) -> None:
+        """Stop the worker thread (after the queued requests)."""
+        await self._batcher.close()
 
-    def _work(self) -> None:
-        while True:
-            first = self._jobs.get()
-            if first is None:
-                return
-            jobs = [first] + self._drain(self.batch_size - 1)
-            stop = any(j is None for j in jobs)
-            self._run([j for j in jobs if j is not None])
-            if stop:
-                return
-
-    def _drain(self, n: int) -> list[_Job | None]:
-        """Up to ``n`` more queued jobs, waiting until none has arrived for ``gather_s`` (a sliding window)."""
-        out: list[_Job | None] = []
-        while len(out) < n:
-            try:
-                out.append(self._jobs.get(timeout=self.gather_s))
-            except queue.Empty:
-                break
-            if out[-1] is None:
-                break
-        return out
-
-    def _run(self, jobs: list[_Job]) -> None:
+    def _run(self, jobs: list[Job]) -> None:
         ready = []
         for job in jobs:
             try:
                 job.ids = self.encode(job.request)
                 ready.append(job)
             except Exception as exc:  # noqa: BLE001 - e.g. a chat template that rejects the messages
-                job.loop.call_soon_threadsafe(_resolve, job.future, _as_backend_error(exc, self.name), 0.0)
-        runners: dict[str, Callable[[list[_Job]], list[Completion]]] = {
+                deliver([job], [_as_backend_error(exc, self.name)], time.perf_counter())
+        runners: dict[str, Callable[[list[Job]], list[Completion]]] = {
             "score": self._score, "options": self._options, "generate": self._generate}
         for kind, runner in runners.items():
             group = [j for j in ready if _kind(j.request) == kind]
@@ -186,16 +130,7 @@ class HFBackend(Backend):
                 results: list[Completion | BaseException] = list(runner(group))
             except Exception as exc:  # noqa: BLE001 - delivered to each waiting request, never lost
                 results = [_as_backend_error(exc, self.name)] * len(group)
-            latency = (time.perf_counter() - start) / len(group)
-            for job, result in zip(group, results, strict=True):
-                job.loop.call_soon_threadsafe(_resolve, job.future, result, latency)
-
-    async def aclose(self) -> None:
-        """Stop the worker thread (after the queued requests)."""
-        if self._worker is not None and self._worker.is_alive():
-            self._jobs.put(None)
-            await asyncio.to_thread(self._worker.join)
-        self._worker = None
+            deliver(group, results, start)
 
     # --- forward passes ----------------------------------------------------------------------------------------
     def _forward(self, rows: Sequence[Sequence[int]], keep: int, use_cache: bool = False) -> Any:
@@ -260,12 +195,12 @@ class HFBackend(Backend):
         logits = torch.stack([out.logits[i, picks[i]] for i in range(len(rows))])
         return logits, _cache_of(out), mask, torch.tensor([len(x) for x in suffixes])
 
-    def _score(self, jobs: list[_Job]) -> list[Completion]:
+    def _score(self, jobs: list[Job]) -> list[Completion]:
         logits = self.tail_logits([j.ids for j in jobs], keep=1)
         logprobs = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
         return [self._score_one(job, lp) for job, lp in zip(jobs, logprobs, strict=True)]
 
-    def _score_one(self, job: _Job, logprobs: torch.Tensor) -> Completion:
+    def _score_one(self, job: Job, logprobs: torch.Tensor) -> Completion:
         request = job.request
         if request.letters:
             top = tuple((letter, _logsumexp(logprobs, self.letter_ids.get(letter, ()))) for letter in request.letters)
@@ -276,7 +211,7 @@ class HFBackend(Backend):
         return Completion(text=self.tokenizer.decode([token], skip_special_tokens=True), top_logprobs=top,
                           model_id=self.name, input_tokens=len(job.ids), output_tokens=1, finish_reason="length")
 
-    def _options(self, jobs: list[_Job]) -> list[Completion]:
+    def _options(self, jobs: list[Job]) -> list[Completion]:
         rows, spans = [], []
         for job in jobs:
             for text in job.request.continuations:
@@ -304,7 +239,7 @@ class HFBackend(Backend):
             scores.append(float(at.gather(1, torch.tensor(option).unsqueeze(1)).mean()))
         return scores
 
-    def _generate(self, jobs: list[_Job]) -> list[Completion]:
+    def _generate(self, jobs: list[Job]) -> list[Completion]:
         logits, cache, mask, positions = self._prefill([j.ids for j in jobs])
         state = _Generation(jobs, self.eos_ids, mask, positions)
         for _ in range(state.budget):
@@ -338,7 +273,7 @@ class HFBackend(Backend):
 class _Generation:
     """Per-row state of a batched sampling loop."""
 
-    def __init__(self, jobs: list[_Job], eos_ids: set[int], mask: torch.Tensor, positions: torch.Tensor) -> None:
+    def __init__(self, jobs: list[Job], eos_ids: set[int], mask: torch.Tensor, positions: torch.Tensor) -> None:
         self.jobs, self.eos_ids = jobs, eos_ids
         self.mask, self.positions = mask, positions
         self.tokens: list[list[int]] = [[] for _ in jobs]
@@ -438,15 +373,6 @@ def _cache_of(output: Any) -> Any:
     """The KV cache of a model output (``cache`` in transformers 5, ``past_key_values`` before)."""
     cache = getattr(output, "cache", None)
     return cache if cache is not None else output.past_key_values
-
-
-def _resolve(future: asyncio.Future[Completion], result: Completion | BaseException, latency: float) -> None:
-    if future.done():
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(Completion(**{**result.__dict__, "latency_s": latency}))
 
 
 def _as_backend_error(exc: BaseException, name: str) -> BackendError:

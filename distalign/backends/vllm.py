@@ -19,17 +19,14 @@ the same prompts); vLLM schedules the batch itself (continuous batching, prefix 
 
 from __future__ import annotations
 
-import asyncio
 import math
-import queue
-import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from distalign.backends._batching import Job, MicroBatcher, TokenizerMixin, deliver
 from distalign.backends._http import parse_extra
-from distalign.backends._tokens import letter_token_ids, render_prompt, sample_seed
+from distalign.backends._tokens import sample_seed
 from distalign.backends.base import Backend, BackendError, BackendOptions
 from distalign.types import Capabilities, Completion, Request
 
@@ -92,14 +89,7 @@ def engine_args(model: str, options: BackendOptions) -> dict[str, Any]:
     return args
 
 
-@dataclass
-class _Job:
-    request: Request
-    future: asyncio.Future[Completion]
-    loop: asyncio.AbstractEventLoop
-
-
-class VLLMBackend(Backend):
+class VLLMBackend(TokenizerMixin, Backend):
     """A ``vllm.LLM`` behind the :class:`Backend` interface."""
 
     def __init__(self, model: str, options: BackendOptions) -> None:
@@ -115,74 +105,29 @@ class VLLMBackend(Backend):
             **VLLM_CAPS.__dict__, "exact_letter_probs": self.token_ids, "max_top_logprobs": min(20, self.max_logprobs),
             "chat_template": bool(getattr(self.tokenizer, "chat_template", None))})
         self._identity = f"{self.name}@{options.dtype}"
-        self.gather_s = float(dict(options.extra).get("gather_ms", GATHER_S * 1000)) / 1000
-        self._letters: dict[str, tuple[int, ...]] | None = None
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
-        self._lock = threading.Lock()
+        gather_s = float(dict(options.extra).get("gather_ms", GATHER_S * 1000)) / 1000
+        self._batcher = MicroBatcher(self.name, self._run, None, gather_s)  # vLLM schedules any batch size
 
     def cache_identity(self) -> str:
         """Model name and dtype."""
         return self._identity
 
-    @property
-    def letter_ids(self) -> dict[str, tuple[int, ...]]:
-        """Token ids of each option letter (computed once)."""
-        if self._letters is None:
-            self._letters = letter_token_ids(self.tokenizer)
-        return self._letters
-
-    def encode(self, request: Request) -> list[int]:
-        """Token ids of the templated prompt."""
-        text, templated = render_prompt(self.tokenizer, request.messages)
-        return list(self.tokenizer(text, add_special_tokens=not templated)["input_ids"])
-
-    # --- async front ----------------------------------------------------------------------------------------
+    # --- async front: the micro-batcher's queue and worker thread ----------------------------------------------
     async def complete(self, request: Request) -> Completion:
         """Queue the request; the worker thread sends it with its concurrent neighbours in one batch."""
-        loop = asyncio.get_running_loop()
-        job = _Job(request, loop.create_future(), loop)
-        with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name=f"distalign-{self.name}", daemon=True)
-                self._worker.start()
-        self._jobs.put(job)
-        return await job.future
+        return await self._batcher.submit(request)
 
-    def _work(self) -> None:
-        while True:
-            first = self._jobs.get()
-            if first is None:
-                return
-            jobs, stop = [first], False
-            while not stop:  # gather until no request has arrived for gather_s (deterministic batches)
-                try:
-                    nxt = self._jobs.get(timeout=self.gather_s)
-                except queue.Empty:
-                    break
-                stop = nxt is None
-                if nxt is not None:
-                    jobs.append(nxt)
-            self._run(jobs)
-            if stop:
-                return
+    async def aclose(self) -> None:
+        """Stop the worker thread (after the queued requests)."""
+        await self._batcher.close()
 
-    def _run(self, jobs: list[_Job]) -> None:
+    def _run(self, jobs: list[Job]) -> None:
         start = time.perf_counter()
         try:
             results: list[Completion | BaseException] = list(self.run_batch([j.request for j in jobs]))
         except Exception as exc:  # noqa: BLE001 - delivered to every waiting request
             results = [BackendError(f"{self.name}: {type(exc).__name__}: {exc}")] * len(jobs)
-        latency = (time.perf_counter() - start) / len(jobs)
-        for job, result in zip(jobs, results, strict=True):
-            job.loop.call_soon_threadsafe(_resolve, job.future, result, latency)
-
-    async def aclose(self) -> None:
-        """Stop the worker thread (after the queued requests)."""
-        if self._worker is not None and self._worker.is_alive():
-            self._jobs.put(None)
-            await asyncio.to_thread(self._worker.join)
-        self._worker = None
+        deliver(jobs, results, start)
 
     # --- one vLLM call for a batch of requests ---------------------------------------------------------------
     def run_batch(self, requests: Sequence[Request]) -> list[Completion]:
@@ -259,15 +204,6 @@ def _option_score(out: Any, prompt: list[int], start: int) -> float:
     """Mean log-likelihood of the prompt tokens from ``start`` on (the option text)."""
     values = [float(out.prompt_logprobs[pos][prompt[pos]].logprob) for pos in range(start, len(prompt))]
     return sum(values) / len(values) if values else -math.inf
-
-
-def _resolve(future: asyncio.Future[Completion], result: Completion | BaseException, latency: float) -> None:
-    if future.done():
-        return
-    if isinstance(result, BaseException):
-        future.set_exception(result)
-    else:
-        future.set_result(Completion(**{**result.__dict__, "latency_s": latency}))
 
 
 def make_backend(model: str, options: BackendOptions) -> Backend:
