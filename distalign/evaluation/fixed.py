@@ -81,7 +81,7 @@ class FixedSemantics(Semantics):
             try:
                 shown = shown_options(rec, loc) or list(item.options)
                 pred, reason = self.prediction(key, rec, len(shown), loc)
-                self._check_expected(key, vector(rec, "expected_results", loc), item)
+                self._check_expected(key, rec, "expected_results", loc, item)
             except DataError:
                 self.ctx.tally.add(SKIP, key, "malformed record")
                 cells.n_skipped += 1
@@ -110,7 +110,7 @@ class FixedSemantics(Semantics):
                 if item is None:
                     cells.n_skipped += 1
                     continue
-                self._check_expected(key, vector(rec, f"expected_results_{group}_{dem}", ""), item)
+                self._check_expected(key, rec, f"expected_results_{group}_{dem}", loc, item)
                 self._score(key, cells, qid, shown, pred, reason, item)
         return [make_row(key, g, d, c.tvs, c.qids, c.n_fail, c.n_skipped) for (g, d), c in rows.items()]
 
@@ -142,7 +142,13 @@ class FixedSemantics(Semantics):
         cells.tvs.append(self.ctx.metric.fn(p, q))
         cells.qids.append(qid)
 
-    def _check_expected(self, key: ResultKey, stored: list[float] | None, item: SurveyItem) -> None:
+    def _check_expected(self, key: ResultKey, rec: dict[str, Any], field: str, loc: str, item: SurveyItem) -> None:
+        """Count how the stored expected vector compares with the data (the score uses the data's truth)."""
+        try:
+            stored = vector(rec, field, loc)
+        except DataError:
+            self.ctx.tally.add(CHECK, key, "malformed stored expected vector (the data's truth is used)")
+            return
         if stored is None or item.truth is None:
             return
         self.ctx.tally.add(INFO, key, "stored expected vectors compared with the data")
