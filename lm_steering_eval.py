@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:  # files are written atomically: none is left half-written
         print(f"error: cannot write {e.filename or args.output_dir}: {e.strerror or e}", file=sys.stderr)
         return 2
-    skipped = {reason: n for (kind, reason), n in ev.tally.summary().items() if kind == "skip"}
-    print(f"skipped: {skipped}", file=sys.stderr)
+    for (kind, reason), n in ev.tally.summary().items():
+        if kind == "skip":
+            print(f"skipped {n:,}: {reason}", file=sys.stderr)
     print(f"wrote {', '.join(str(p) for p in paths)} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
     if not args.quiet:
         print(out.markdown)

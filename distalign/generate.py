@@ -33,7 +33,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from distalign.backends import BackendOptions, get_backend, split_name
+from distalign.backends import BackendOptions, get_backend, model_capabilities, split_name
 from distalign.backends.base import Backend, BackendError
 from distalign.cache import Cache, open_cache
 from distalign.costs import cost as estimate_cost
@@ -132,7 +132,7 @@ class Plugins:
     capabilities: Callable[[str, BackendOptions], Capabilities] | None = None
 
     def caps(self, model: str, options: BackendOptions) -> Capabilities:
-        """Capabilities of ``model`` without loading it (see :func:`model_capabilities`)."""
+        """Capabilities of ``model`` without loading it (see :func:`distalign.backends.model_capabilities`)."""
         return (self.capabilities or model_capabilities)(model, options)
 
 
@@ -141,23 +141,6 @@ def default_plugins() -> Plugins:
     steering = importlib.import_module("distalign.steering")
     expression = importlib.import_module("distalign.expression")
     return Plugins(steering.build_messages, steering.persona_name, steering.SteeringConfig, expression.get_method)
-
-
-def model_capabilities(model: str, options: BackendOptions) -> Capabilities:
-    """A model's capabilities, without loading it when the provider can say so.
-
-    The provider module's ``capabilities(model, options)`` is used when it has one; otherwise the
-    backend is constructed (backends load weights lazily, on their first request).
-    """
-    from distalign.backends import BACKENDS
-
-    provider, name = split_name(model)
-    if provider in BACKENDS:
-        module = importlib.import_module(BACKENDS[provider][0])
-        if hasattr(module, "capabilities"):
-            caps: Capabilities = module.capabilities(name, options)
-            return caps
-    return get_backend(model, options).capabilities
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -31,13 +31,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from distalign.backends.base import BackendError
 from distalign.bootstrap import Estimate, Job, bootstrap_many
 from distalign.evaluation import Evaluation
 from distalign.evaluation.markdown import markdown
 from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
 from distalign.files import write_text
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
-from distalign.names import DATASET_LABELS, DATASETS, HEADLINE_TASKS, METHOD_LABELS, PAPER_MODELS
+from distalign.names import DATASET_LABELS, DATASETS, HEADLINE_TASKS, METHOD_LABELS, PAPER_MODELS, model_label
 from distalign.types import TVRow
 
 EVAL_COLUMNS = ["Task Type", "Model", "Dataset", "Wave", "Demographic Group/Avg", "Demographic/Avg", "Output Type",
@@ -143,8 +144,30 @@ def _pools(rows: Sequence[TVRow], weights: dict[str, float]) -> tuple[Job | None
 
 
 def _na_note(na: Sequence[tuple[str, str, str, str]], model: str, output_type: str, note: str) -> str:
+    """Why a cell is empty: the run's n/a marker, else what the model's declared capabilities say."""
+    if note != "no results":
+        return note
     reasons = sorted({r for _, o, m, r in na if (m, o) == (model, output_type)})
-    return f"n/a: {'; '.join(reasons)}" if reasons and note == "no results" else note
+    reason = "; ".join(reasons) or declared_unsupported(model, output_type)
+    return f"n/a: {reason}" if reason else note
+
+
+def declared_unsupported(model: str, output_type: str) -> str:
+    """Why ``model`` cannot produce ``output_type`` according to its backend ("" when it can or is unknown).
+
+    >>> declared_unsupported("anthropic_haiku", "rescaled_model_logprobs")
+    'the model returns no token log-probabilities'
+    >>> declared_unsupported("gpt-4", "model_logprobs"), declared_unsupported("someone/else", "sequence")
+    ('', '')
+    """
+    from distalign.backends import model_capabilities  # lazy: provider modules import their SDKs
+    from distalign.expression import get_method
+
+    method = "model_logprobs" if output_type.startswith("rescaled_model_logprobs") else output_type
+    try:
+        return get_method(method).unsupported(model_capabilities(model_label(model))) or ""
+    except (ValueError, ImportError, BackendError):
+        return ""
 
 
 class Scorer:

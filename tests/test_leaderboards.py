@@ -69,7 +69,8 @@ def test_k2s_all_and_markdown(ev: Evaluation) -> None:
     task0 = allb[(allb["Task Type"] == "task0")]
     assert task0["Alignment Mean"].tolist() == [0.0]
     md = out.markdown
-    for text in ("Mode: **fixed** · seed 0 · 50 bootstrap resamples", "n/a: no log-probabilities", "local/tiny",
+    for text in ("Mode: **fixed** · seed 0 · 50 bootstrap resamples",
+                 "n/a — anthropic_opus, Log-p: no log-probabilities", "local/tiny",
                  "0.6000 ± 0.0000", "-0.333", "Samples", "file of a demographic that is not evaluated: 3"):
         assert text in md
 

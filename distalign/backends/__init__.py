@@ -17,8 +17,10 @@ from collections.abc import Callable
 
 from distalign.backends.base import Backend, BackendError, BackendOptions, TransientError
 from distalign.names import resolve_model
+from distalign.types import Capabilities
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "BackendOptions", "TransientError", "get_backend"]
+__all__ = ["BACKENDS", "Backend", "BackendError", "BackendOptions", "TransientError", "get_backend",
+           "model_capabilities"]
 
 # provider -> (module, factory function name, pip extra that provides its dependencies)
 BACKENDS: dict[str, tuple[str, str, str]] = {
@@ -55,3 +57,22 @@ def get_backend(name: str, options: BackendOptions | None = None) -> Backend:
         raise BackendError(f"backend {provider!r} needs a package that is not installed: {e.name}{hint}") from e
     factory: Callable[[str, BackendOptions], Backend] = getattr(module, factory_name)
     return factory(model, options or BackendOptions())
+
+
+def model_capabilities(model: str, options: BackendOptions | None = None) -> Capabilities:
+    """A model's capabilities without loading it or needing a key, when its provider module can say so.
+
+    The provider module's ``capabilities(model, options)`` is used when it has one; otherwise the
+    backend is constructed (backends load weights lazily, on their first request).
+
+    >>> model_capabilities("anthropic_opus").logprobs
+    False
+    """
+    options = options or BackendOptions()
+    provider, name = split_name(model)
+    if provider in BACKENDS:
+        module = importlib.import_module(BACKENDS[provider][0])
+        if hasattr(module, "capabilities"):
+            caps: Capabilities = module.capabilities(name, options)
+            return caps
+    return get_backend(model, options).capabilities

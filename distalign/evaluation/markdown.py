@@ -46,13 +46,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 def cell(row: pd.Series) -> str:
-    """"mean ± error", or the row's note ("n/a: ...") when it has no score.
+    """"mean ± error", "n/a" (reason listed under the table), or the row's note when it has no score.
 
     >>> cell(pd.Series({"Alignment Mean": 0.22904, "Alignment Error": 0.00561, "note": ""}))
     '0.2290 ± 0.0056'
+    >>> cell(pd.Series({"Alignment Mean": float("nan"), "Alignment Error": float("nan"), "note": "n/a: no logprobs"}))
+    'n/a'
     """
     if not np.isfinite(row["Alignment Mean"]):
-        return str(row["note"]) or "–"
+        return "n/a" if str(row["note"]).startswith("n/a:") else str(row["note"]) or "–"
     star = " *" if row["note"] else ""
     return f"{row['Alignment Mean']:.4f} ± {row['Alignment Error']:.4f}{star}"
 
@@ -80,6 +82,15 @@ def _grid(head: pd.DataFrame, gap: pd.DataFrame, fmt: str) -> tuple[list[str], l
         extra = [f"{gaps[m]:.3f}" if np.isfinite(gaps.get(m, np.nan)) else "–"] if fmt == "score" else []
         rows.append([model_label(m), *cells, *extra])
     return header, rows
+
+
+def _not_applicable(head: pd.DataFrame) -> list[str]:
+    """One line per (model, reason) of the "n/a" cells: which methods, and why."""
+    empty = head[~np.isfinite(head["Alignment Mean"]) & head["note"].astype(str).str.startswith("n/a:")]
+    methods: dict[tuple[str, str], list[str]] = {}
+    for _, r in empty.iterrows():
+        methods.setdefault((r["model"], r["note"][4:].strip()), []).append(METHOD_LABELS.get(r["output_type"], ""))
+    return [f"- n/a — {model_label(m)}, {', '.join(ms)}: {why}" for (m, why), ms in methods.items()]
 
 
 def _references(head: pd.DataFrame, metric: Metric) -> str:
@@ -138,7 +149,7 @@ def markdown(ev: Evaluation, n_boot: int, head: pd.DataFrame, allb: pd.DataFrame
         f"{caption}, {tasks} steering pooled, OpinionQA, NYT "
         "Books and GlobalOpinionQA weighted ⅓ each; mean ± half-width of the 95% percentile bootstrap interval. "
         f"{notes} `*`: see the note column of the CSV.", "",
-        table(*_grid(head, gap, "score")), "",
+        table(*_grid(head, gap, "score")), "", *_not_applicable(head), *([""] if _not_applicable(head) else []),
         "N scored cells (questions × demographics) · parse-failure rate"
         + (" (fixed mode: failures scored as uniform)" if ev.mode == "fixed" else
            " (paper mode: all-zero vectors, the original parsers' silent failures)") + ":", "",
