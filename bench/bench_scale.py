@@ -9,8 +9,9 @@ in a fresh process:
   once without the cache and once with a cold cache;
 * **evaluate**: ``lm_steering_eval.py --no_human`` on those results (TV rows, bootstrap, every CSV).
 
-Prints wall time, time per question and peak RSS per stage and scale, and the growth factor between scales
-(linear cost: 10x the questions -> 10x the time). ``--repo`` runs another checkout's scripts (before/after).
+Prints wall time, CPU time (the robust figure on a shared machine), CPU time per question and peak RSS per stage
+and scale, and the growth factor between scales (linear cost: 10x the questions -> 10x the time). ``--repo`` runs
+another checkout's scripts (before/after).
 
     python bench/bench_scale.py [--questions 100 1000 10000] [--repo PATH]
 """
@@ -29,27 +30,33 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from generate_standins import write_tiny_oqa  # noqa: E402
 
-# Runs a script and prints its own peak RSS (KiB) last on stderr, whatever its exit.
+# Runs a script and prints its own CPU seconds and peak RSS (KiB) last on stderr, whatever its exit.
 WRAPPER = ("import resource, runpy, sys\nscript = sys.argv[1]\nsys.argv = sys.argv[1:]\n"
            "try:\n    runpy.run_path(script, run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
            "else:\n    code = 0\n"
-           "print(f'MAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}', file=sys.stderr)\n"
+           "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+           "print(f'CPU {u.ru_utime + u.ru_stime} MAXRSS {u.ru_maxrss}', file=sys.stderr)\n"
            "sys.exit(code)\n")
 
 
-def timed(repo: Path, script: str, *args: str) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one script run in a fresh process."""
+def usage(stderr: str) -> tuple[float, float]:
+    """(CPU seconds, peak RSS MiB) printed by :data:`WRAPPER`."""
+    cpu, rss = stderr.rsplit("CPU ", 1)[1].split(" MAXRSS ")
+    return float(cpu), int(rss.split()[0]) / 1024
+
+
+def timed(repo: Path, script: str, *args: str) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS MiB) of one script run in a fresh process."""
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", WRAPPER, str(repo / script), *args], capture_output=True, text=True,
                           check=False, cwd=repo)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{script} failed ({done.returncode}): {done.stderr[-2000:]}")
-    rss = int(done.stderr.rsplit("MAXRSS ", 1)[1].split()[0]) / 1024
-    return wall, rss
+    return (wall, *usage(done.stderr))
 
 
-def stages(repo: Path, root: Path, n: int) -> dict[str, tuple[float, float]]:
+def stages(repo: Path, root: Path, n: int) -> dict[str, tuple[float, float, float]]:
     """Time and peak memory of every stage at ``n`` questions."""
     data = root / "data"
     write_tiny_oqa(data, n)
@@ -68,21 +75,22 @@ def main() -> None:
     p.add_argument("--questions", type=int, nargs="+", default=[100, 1000, 10000])
     p.add_argument("--repo", type=Path, default=REPO, help="checkout whose lm_steering*.py scripts are run")
     args = p.parse_args()
-    rows: dict[int, dict[str, tuple[float, float]]] = {}
+    rows: dict[int, dict[str, tuple[float, float, float]]] = {}
     for n in args.questions:
         with tempfile.TemporaryDirectory() as tmp:
             rows[n] = stages(args.repo, Path(tmp), n)
     names = list(rows[args.questions[0]])
     print("synthetic OpinionQA, fake/uniform, tasks 0 1 3, model_logprobs: 13 result files of N questions "
           "(13 N - 2 requests)")
-    print(f"{'stage':<22} {'N':>7} {'wall s':>8} {'ms / question':>14} {'x prev N':>9} {'peak RSS MiB':>13}")
+    print(f"{'stage':<22} {'N':>7} {'wall s':>8} {'CPU s':>8} {'CPU ms / q':>11} {'CPU x prev N':>13} "
+          f"{'peak RSS MiB':>13}")
     for name in names:
         prev = None
         for n in args.questions:
-            wall, rss = rows[n][name]
-            growth = f"{wall / prev:9.1f}" if prev else f"{'':>9}"
-            print(f"{name:<22} {n:>7,} {wall:8.2f} {1000 * wall / n:14.3f} {growth} {rss:13.0f}")
-            prev = wall
+            wall, cpu, rss = rows[n][name]
+            growth = f"{cpu / prev:13.1f}" if prev else f"{'':>13}"
+            print(f"{name:<22} {n:>7,} {wall:8.2f} {cpu:8.2f} {1000 * cpu / n:11.3f} {growth} {rss:13.0f}")
+            prev = cpu
 
 
 if __name__ == "__main__":
