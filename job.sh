@@ -17,11 +17,14 @@
 #   MODELS                 space-separated models to generate for (default: the built-in local model,
 #                          plus API models you list, e.g. MODELS="local/smollm2-135m-instruct openai/gpt-4o-2024-08-06";
 #                          API models need OPENAI_API_KEY / ANTHROPIC_API_KEY; without the key they are skipped)
-#   LIMIT                  questions per dataset for new generations (default 4: the job then finishes
-#                          well within 15 minutes on 2 CPU cores; LIMIT=0 means all questions)
+#   LIMIT                  questions per dataset for new generations (default 2: with the built-in model on
+#                          2 CPU cores the whole job then takes about 13 minutes; LIMIT=0 means all questions)
 #   DATASETS               datasets to generate (default "opinionqa nytimes globalvalues")
 #   TASKS                  steering tasks (default "0 1 3": none, persona, few-shot; GlobalValues has no task 0)
-#   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution")
+#   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution", the
+#                          paper's; also: independent_samples, option_likelihood)
+#   MAX_TOKENS             reply budget of sequence / express_distribution (default 128: 30 letters or a JSON
+#                          object, plus a short preamble)
 #   MODE                   evaluation and temperature-scaling mode: fixed (default) or paper
 #   SEED                   seed for sampling, few-shot example answers, bootstrap (default 0)
 #   N_BOOTSTRAP            bootstrap resamples (default 1000)
@@ -34,10 +37,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
 MODELS="${MODELS:-local/smollm2-135m-instruct}"
-LIMIT="${LIMIT:-4}"
+LIMIT="${LIMIT:-2}"
 DATASETS="${DATASETS:-opinionqa nytimes globalvalues}"
 TASKS="${TASKS:-0 1 3}"
 OUTPUT_TYPES="${OUTPUT_TYPES:-model_logprobs sequence express_distribution}"
+MAX_TOKENS="${MAX_TOKENS:-128}"
 MODE="${MODE:-fixed}"
 SEED="${SEED:-0}"
 N_BOOTSTRAP="${N_BOOTSTRAP:-1000}"
@@ -76,7 +80,7 @@ else
     tasks=$TASKS; [ "$dataset" = globalvalues ] && tasks=${TASKS//0/}
     [ ${#runnable[@]} -gt 0 ] || break
     $py lm_steering.py --dataset "$dataset" --task $tasks --models "${runnable[@]}" \
-      --output_type $OUTPUT_TYPES --results_dir "$RESULTS_DIR" --seed "$SEED" \
+      --output_type $OUTPUT_TYPES --results_dir "$RESULTS_DIR" --seed "$SEED" --max_tokens "$MAX_TOKENS" \
       --concurrency "$CONCURRENCY" "${limit_args[@]}"
   done
 fi

@@ -23,6 +23,7 @@ cannot occur. Steering (which parts, which group, which examples) lives in :mod:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -91,10 +92,16 @@ def load_template(prompts_dir: Path | str, dataset: str, output_type: str, task:
         return ""
     path = template_path(prompts_dir, dataset, output_type, task)
     try:
-        text = path.read_text(encoding="utf-8")
+        stamp = path.stat().st_mtime_ns
     except FileNotFoundError:
         raise DataError(f"{path}: prompt template not found (check --prompts_dir)") from None
-    return _trim(text, path)
+    return _read_template(str(path), stamp)
+
+
+@functools.lru_cache(maxsize=512)
+def _read_template(path: str, stamp: int) -> str:
+    """A template file's trimmed text, read once per modification time (prompts are built per request)."""
+    return _trim(Path(path).read_text(encoding="utf-8"), Path(path))
 
 
 def _trim(text: str, path: Path) -> str:
