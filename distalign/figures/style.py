@@ -37,7 +37,8 @@ DATASET_NAMES = {"opinionqa": "OpinionQA", "nytimes": "NYT Books", "globalvalues
                  "both": "OQA + NYT", "three": "all three"}
 MODEL_ORDER = ("gpt-3.5-turbo-0125", "gpt-4", "anthropic_haiku", "anthropic_opus", "llama3-70b")
 MODEL_NAMES = {"gpt-3.5-turbo-0125": "GPT-3.5 Turbo", "gpt-4": "GPT-4", "anthropic_haiku": "Claude 3 Haiku",
-               "anthropic_opus": "Claude 3 Opus", "llama3-70b": "Llama 3 70B", "human": "Humans"}
+               "anthropic_opus": "Claude 3 Opus", "llama3-70b": "Llama 3 70B", "human": "Humans",
+               "local__smollm2-135m-instruct": "SmolLM2-135M\n(built-in)"}
 TV_LABEL = "TV ↓ (lower is better)"
 _EXTRA_COLORS = (OKABE_ITO["yellow"], OKABE_ITO["grey"], OKABE_ITO["black"])
 
@@ -79,7 +80,10 @@ def model_sort_key(model: str) -> tuple[int, str]:
 
 def model_name(model: str) -> str:
     """Display name of a model folder (``gpt-4`` -> ``GPT-4``; new models: ``provider/model``)."""
-    return MODEL_NAMES.get(model, model_label(model))
+    if model in MODEL_NAMES:
+        return MODEL_NAMES[model]
+    label = model_label(model)
+    return label.replace("/", "/\n", 1) if len(label) > 18 else label  # long names wrap under their bar
 
 
 _METHOD_ALIASES = {**METHOD_LABELS, **{v: METHOD_LABELS[k] for k, v in OUTPUT_TYPES.items()},
