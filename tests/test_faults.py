@@ -25,8 +25,8 @@ import pytest
 from fakeservers import FakeOpenAI
 from generate_standins import write_tiny_oqa
 
-from distalign import generate
 from distalign.cache import ResponseCache
+from distalign.generate import runner
 from distalign.results import read_results, scan
 from distalign.runlog import read_log
 
@@ -175,7 +175,7 @@ def test_locked_cache_is_a_clear_error_and_the_rerun_completes(capsys, server, d
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "cache.sqlite"
     ResponseCache(path).close()
-    monkeypatch.setattr(generate, "open_cache", lambda p: ResponseCache(p, busy_timeout_ms=100))
+    monkeypatch.setattr(runner, "open_cache", lambda p: ResponseCache(p, busy_timeout_ms=100))
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # another process writing for a long time
     code, _, err = cli(capsys, server, data, tmp_path / "results", "--cache_path", str(path))
