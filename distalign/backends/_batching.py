@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from distalign.backends._tokens import letter_token_ids, render_prompt
+from distalign.backends.base import Backend
 from distalign.types import Completion, Request
 
 
@@ -123,3 +124,26 @@ class TokenizerMixin:
         """Token ids of the chat-templated prompt."""
         text, templated = render_prompt(self.tokenizer, request.messages)
         return list(self.tokenizer(text, add_special_tokens=not templated)["input_ids"])
+
+
+class BatchedBackend(TokenizerMixin, Backend):
+    """An in-process backend whose concurrent calls run in micro-batches.
+
+    Subclasses set ``_batcher`` (a :class:`MicroBatcher` whose ``run`` answers a batch) and ``_identity``
+    (the cache identity, e.g. ``name@dtype``).
+    """
+
+    _batcher: MicroBatcher
+    _identity: str
+
+    def cache_identity(self) -> str:
+        """Model name and dtype (answers of different precisions differ in the last digits)."""
+        return self._identity
+
+    async def complete(self, request: Request) -> Completion:
+        """Queue the request; it runs in a batch with its concurrent neighbours."""
+        return await self._batcher.submit(request)
+
+    async def aclose(self) -> None:
+        """Stop the worker thread (after the queued requests)."""
+        await self._batcher.close()

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from distalign.backends._batching import Job, MicroBatcher, TokenizerMixin, deliver
+from distalign.backends._batching import BatchedBackend, Job, MicroBatcher, deliver
 from distalign.backends._hf_compute import (
     Generation,
     cache_of,
@@ -68,7 +68,7 @@ def _kind(request: Request) -> str:
     return "generate"
 
 
-class HFBackend(TokenizerMixin, Backend):
+class HFBackend(BatchedBackend):
     """A loaded transformers model and tokenizer behind the :class:`Backend` interface.
 
     Args:
@@ -92,19 +92,6 @@ class HFBackend(TokenizerMixin, Backend):
         self.eos_ids = eos_ids(model, tokenizer)
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self._batcher = MicroBatcher(name, self._run, self.batch_size, gather_s)
-
-    def cache_identity(self) -> str:
-        """Model name and dtype (bf16 and fp32 answers differ in the last digits)."""
-        return self._identity
-
-    # --- async front: the micro-batcher's queue and worker thread ----------------------------------------------
-    async def complete(self, request: Request) -> Completion:
-        """Queue the request; it runs in a batch with its concurrent neighbours."""
-        return await self._batcher.submit(request)
-
-    async def aclose(self) -> None:
-        """Stop the worker thread (after the queued requests)."""
-        await self._batcher.close()
 
     def _run(self, jobs: list[Job]) -> None:
         ready = []

@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from distalign.backends._batching import Job, MicroBatcher, TokenizerMixin, deliver
+from distalign.backends._batching import BatchedBackend, Job, MicroBatcher, deliver
 from distalign.backends._http import parse_extra
 from distalign.backends._tokens import sample_seed
 from distalign.backends.base import Backend, BackendError, BackendOptions
@@ -89,7 +89,7 @@ def engine_args(model: str, options: BackendOptions) -> dict[str, Any]:
     return args
 
 
-class VLLMBackend(TokenizerMixin, Backend):
+class VLLMBackend(BatchedBackend):
     """A ``vllm.LLM`` behind the :class:`Backend` interface."""
 
     def __init__(self, model: str, options: BackendOptions) -> None:
@@ -107,19 +107,6 @@ class VLLMBackend(TokenizerMixin, Backend):
         self._identity = f"{self.name}@{options.dtype}"
         gather_s = float(dict(options.extra).get("gather_ms", GATHER_S * 1000)) / 1000
         self._batcher = MicroBatcher(self.name, self._run, None, gather_s)  # vLLM schedules any batch size
-
-    def cache_identity(self) -> str:
-        """Model name and dtype."""
-        return self._identity
-
-    # --- async front: the micro-batcher's queue and worker thread ----------------------------------------------
-    async def complete(self, request: Request) -> Completion:
-        """Queue the request; the worker thread sends it with its concurrent neighbours in one batch."""
-        return await self._batcher.submit(request)
-
-    async def aclose(self) -> None:
-        """Stop the worker thread (after the queued requests)."""
-        await self._batcher.close()
 
     def _run(self, jobs: list[Job]) -> None:
         start = time.perf_counter()
