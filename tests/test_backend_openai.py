@@ -24,7 +24,7 @@ from distalign.parsers import parse_logprobs, parse_sequence, parse_verbalized
 from distalign.types import Completion, Message, Request
 
 REPO = Path(__file__).resolve().parents[1]
-FAKE_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz0123456789"
+FAKE_KEY = "sk-" "test-abcdefghijklmnopqrstuvwxyz0123456789"
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Which one? Answer:"))
 
 

@@ -5,7 +5,7 @@ may help (429, 408, 409, 5xx, 529 overloaded, timeouts, dropped connections, a g
 :class:`BackendError` otherwise (400, 401, 403, 404, 422). Every message passes through :func:`redact`
 so no API key can reach a log, a cache or a result file.
 
->>> redact("Incorrect API key provided: sk-proj-abcdefghijklmnop", secrets=())
+>>> redact("Incorrect API key provided: sk-" "proj-abcdefghijklmnop", secrets=())
 'Incorrect API key provided: [redacted]'
 >>> retry_after({"retry-after": "7"}), retry_after({"retry-after-ms": "1500"}), retry_after({})
 (7.0, 1.5, None)
