@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from distalign.datasets.base import NONE_GROUP, SurveyDataset
+from distalign.metrics import normalized, tv
 from distalign.names import TASK3_TYPES, steering_of
 from distalign.prompts import (
     SEPARATOR,
@@ -47,7 +48,7 @@ from distalign.prompts import (
     question_block,
     task_sentence,
 )
-from distalign.types import Distribution, Message, SurveyItem
+from distalign.types import Message, SurveyItem
 
 NEIGHBOURS = 10  # few-shot candidates: the 10 text-nearest questions (SPEC §4.3)
 TEMPLATE_TASK = {"none": 0, "persona": 1, "context": 2}  # steering -> prompt_task<N>.txt
@@ -139,20 +140,6 @@ def prompt_rng(cfg: SteeringConfig, item: SurveyItem, output_type: str, purpose:
 
 
 # ---- few-shot example selection (SPEC §4.3, intended rule) ------------------------------------------------
-def _probs(dist: Distribution) -> np.ndarray:
-    p = np.asarray(dist.probs, dtype=float)
-    return p / p.sum()
-
-
-def total_variation(a: Distribution, b: Distribution) -> float:
-    """Half the L1 distance between two equally long distributions, each normalised first.
-
-    >>> total_variation(Distribution(("A", "B"), (1.0, 0.0)), Distribution(("A", "B"), (0.5, 0.5)))
-    0.5
-    """
-    return float(0.5 * np.abs(_probs(a) - _probs(b)).sum())
-
-
 def select_easy_hard(target: SurveyItem, candidates: list[SurveyItem], n: int) -> list[SurveyItem]:
     """The "hard" related questions: a different option count first, then the most dissimilar answers.
 
@@ -187,7 +174,9 @@ def select_easy(target: SurveyItem, candidates: list[SurveyItem], n: int) -> lis
 
 def _distance(a: SurveyItem, b: SurveyItem) -> float:
     assert a.truth is not None and b.truth is not None  # guaranteed by few_shot_examples
-    return total_variation(a.truth, b.truth)
+    p, q = normalized(a.truth.probs), normalized(b.truth.probs)  # truths have respondents: never None
+    assert p is not None and q is not None
+    return tv(p, q)
 
 
 def few_shot_examples(ds: SurveyDataset, item: SurveyItem, cfg: SteeringConfig) -> list[SurveyItem]:

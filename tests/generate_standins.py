@@ -7,7 +7,7 @@ templates (distalign.steering / distalign.expression); the end-to-end tests use 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from distalign.datasets.base import SurveyDataset
@@ -15,6 +15,7 @@ from distalign.expression.base import ExpressionMethod, MethodConfig
 from distalign.generate import Plugins
 from distalign.names import OQA_POOL, OQA_WAVE
 from distalign.parsers import parse_logprobs, parse_option_scores, parse_samples, parse_sequence, parse_verbalized
+from distalign.steering import SteeringConfig
 from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 OPTIONS = ("Agree", "Disagree", "Refused")
@@ -44,16 +45,6 @@ def write_tiny_oqa(root: Path, n: int = 6) -> list[str]:
         sim = {qid: [other for other in qids if other != qid][:5] for qid in qids}
         (folder / "question_similarity_top10.json").write_text(json.dumps(sim))
     return qids
-
-
-@dataclass(frozen=True)
-class SteeringConfig:
-    task: str
-    prompts_dir: Path
-    seed: int = 0
-    ficticious_group: bool = False
-    shuffled_labels: bool = False
-    n_examples: int = 5
 
 
 def persona_name(item: SurveyItem, cfg: SteeringConfig) -> str:

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from backend_calls import complete_fails, complete_one
 from fakeservers import FakeAnthropic
 
-from distalign.backends import BackendError, BackendOptions, TransientError, get_backend
+from distalign.backends import BackendOptions, TransientError, get_backend
 from distalign.backends.anthropic import AnthropicBackend, capabilities
 from distalign.cache import ResponseCache
 from distalign.engine import Executor, RetryPolicy
 from distalign.parsers import parse_sequence, parse_verbalized
-from distalign.types import Completion, Message, Request
+from distalign.types import Message, Request
 
 FAKE_KEY = "sk-" "ant-test-abcdefghijklmnopqrstuvwxyz0123"
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Simulate 30 answers."))
@@ -32,19 +33,6 @@ def backend(srv: FakeAnthropic, model: str = "claude-3-opus-20240229", timeout: 
     return b
 
 
-def run(b: AnthropicBackend, request: Request) -> Completion:
-    async def go() -> Completion:
-        try:
-            return await b.complete(request)
-        finally:
-            await b.aclose()
-    return asyncio.run(go())
-
-
-def fails(b: AnthropicBackend, request: Request) -> BackendError:
-    with pytest.raises(BackendError) as info:
-        run(b, request)
-    return info.value
 
 
 @pytest.mark.parametrize(("model", "temperature", "together"), [
@@ -67,34 +55,34 @@ def test_anthropic_rule_table(model: str, temperature: bool, together: bool) -> 
 
 
 def test_messages_request_shape_and_outputs(server: FakeAnthropic) -> None:
-    c = run(backend(server), Request(MESSAGES, max_tokens=64, temperature=1.0, stop=("\n", "END")))
+    c = complete_one(backend(server), Request(MESSAGES, max_tokens=64, temperature=1.0, stop=("\n", "END")))
     body = server.bodies[-1]
     assert body["system"] == "You are a helpful assistant." and [m["role"] for m in body["messages"]] == ["user"]
     assert body["stop_sequences"] == ["END"]  # whitespace-only stops are applied client-side
     assert "temperature" not in body  # the default is never sent (API 2026-10-21 rejects it)
     assert server.headers[-1]["anthropic-version"] != "2023-06-01"
     assert parse_sequence(c.text, "ABC").parse_ok and c.model_id == "claude-3-opus-20240229"
-    verbal = run(backend(server), Request((Message("user", "Give a JSON dictionary"),)))
+    verbal = complete_one(backend(server), Request((Message("user", "Give a JSON dictionary"),)))
     assert parse_verbalized(verbal.text, "ABC").dist.probs == pytest.approx((0.5, 0.3, 0.2))
 
 
 def test_non_default_temperature_uses_legacy_api_version_or_fails(server: FakeAnthropic) -> None:
-    run(backend(server), Request(MESSAGES, temperature=0.5))
+    complete_one(backend(server), Request(MESSAGES, temperature=0.5))
     assert server.bodies[-1]["temperature"] == 0.5 and server.headers[-1]["anthropic-version"] == "2023-06-01"
-    err = fails(backend(server, "claude-opus-4-7"), Request(MESSAGES, temperature=0.5))
+    err = complete_fails(backend(server, "claude-opus-4-7"), Request(MESSAGES, temperature=0.5))
     assert "temperature" in str(err) and server.calls == 1
-    run(backend(server, "claude-opus-4-7"), Request(MESSAGES, temperature=1.0))
+    complete_one(backend(server, "claude-opus-4-7"), Request(MESSAGES, temperature=1.0))
     assert "temperature" not in server.bodies[-1]
 
 
 def test_client_side_stop(server: FakeAnthropic) -> None:
     server.responder = lambda prompt, body: "B\nQuestion: more"
-    c = run(backend(server), Request(MESSAGES, stop=("\n",)))
+    c = complete_one(backend(server), Request(MESSAGES, stop=("\n",)))
     assert (c.text, c.finish_reason) == ("B", "stop_sequence")
 
 
 def test_logprob_requests_are_refused_before_any_call(server: FakeAnthropic) -> None:
-    assert "log-probabilities" in str(fails(backend(server), Request(MESSAGES, top_logprobs=5)))
+    assert "log-probabilities" in str(complete_fails(backend(server), Request(MESSAGES, top_logprobs=5)))
     assert server.calls == 0
 
 
@@ -102,7 +90,7 @@ def test_logprob_requests_are_refused_before_any_call(server: FakeAnthropic) -> 
 def test_transient_faults(server: FakeAnthropic, fault: str) -> None:
     server.hang_s = 2.0
     server.fail_next(fault)
-    err = fails(backend(server, timeout=0.5), Request(MESSAGES))
+    err = complete_fails(backend(server, timeout=0.5), Request(MESSAGES))
     assert isinstance(err, TransientError)
     if fault == "429":
         assert err.retry_after == pytest.approx(0.05)
@@ -111,19 +99,19 @@ def test_transient_faults(server: FakeAnthropic, fault: str) -> None:
 @pytest.mark.parametrize("fault", ["400", "401", "404"])
 def test_permanent_faults(server: FakeAnthropic, fault: str) -> None:
     server.fail_next(fault)
-    assert not isinstance(fails(backend(server), Request(MESSAGES)), TransientError)
+    assert not isinstance(complete_fails(backend(server), Request(MESSAGES)), TransientError)
 
 
 def test_empty_content_is_empty_text(server: FakeAnthropic) -> None:
     server.fail_next("empty")
-    assert run(backend(server), Request(MESSAGES)).text == ""
+    assert complete_one(backend(server), Request(MESSAGES)).text == ""
 
 
 def test_api_key_never_in_errors(server: FakeAnthropic, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", FAKE_KEY)
     server.fail_next("401")
     b = backend(server)
-    err = fails(b, Request(MESSAGES))
+    err = complete_fails(b, Request(MESSAGES))
     seen = server.headers[-1].get("x-api-key", "") + server.headers[-1].get("authorization", "")
     assert FAKE_KEY in seen  # it did reach the server, which echoed it back
     assert FAKE_KEY not in str(err) and "abcdefghijklmnop" not in repr(err) and FAKE_KEY not in b.cache_identity()
@@ -134,7 +122,7 @@ def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
     b = get_backend("anthropic_haiku")
     assert isinstance(b, AnthropicBackend)
-    assert "ANTHROPIC_API_KEY" in str(fails(b, Request(MESSAGES)))
+    assert "ANTHROPIC_API_KEY" in str(complete_fails(b, Request(MESSAGES)))
 
 
 def test_engine_retries_overload_then_caches(server: FakeAnthropic) -> None:

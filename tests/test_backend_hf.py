@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import torch
+from backend_calls import complete_all
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
@@ -52,15 +53,6 @@ def tiny() -> tuple[Any, Any]:
 def prompt(i: int, extra: str = "") -> tuple[Message, ...]:
     return (Message("system", "You are a helpful assistant."),
             Message("user", f"Question {i}{' really' * (i % 4)}: which one?{extra} A. yes B. no C. maybe"))
-
-
-def complete_all(backend: HFBackend, requests: list[Request]) -> list[Completion]:
-    async def go() -> list[Completion]:
-        try:
-            return list(await asyncio.gather(*(backend.complete(r) for r in requests)))
-        finally:
-            await backend.aclose()
-    return asyncio.run(go())
 
 
 def one_by_one(backend: HFBackend, requests: list[Request]) -> list[Completion]:

@@ -13,15 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backend_calls import complete_fails, complete_one
 from fakeservers import FakeOpenAI
 from generate_standins import write_tiny_oqa
 
-from distalign.backends import BackendError, BackendOptions, TransientError, get_backend
+from distalign.backends import BackendOptions, TransientError, get_backend
 from distalign.backends.openai import OpenAIBackend, capabilities
 from distalign.cache import ResponseCache
 from distalign.engine import Executor, RetryPolicy
 from distalign.parsers import parse_logprobs, parse_sequence, parse_verbalized
-from distalign.types import Completion, Message, Request
+from distalign.types import Message, Request
 
 REPO = Path(__file__).resolve().parents[1]
 FAKE_KEY = "sk-" "test-abcdefghijklmnopqrstuvwxyz0123456789"
@@ -41,19 +42,6 @@ def backend(srv: FakeOpenAI, model: str = "gpt-4o-2024-08-06", timeout: float = 
     return b
 
 
-def run(b: OpenAIBackend, request: Request) -> Completion:
-    async def go() -> Completion:
-        try:
-            return await b.complete(request)
-        finally:
-            await b.aclose()
-    return asyncio.run(go())
-
-
-def fails(b: OpenAIBackend, request: Request) -> BackendError:
-    with pytest.raises(BackendError) as info:
-        run(b, request)
-    return info.value
 
 
 # --- capabilities -----------------------------------------------------------------------------------------------
@@ -88,7 +76,7 @@ def test_compatible_server_capabilities_come_from_options() -> None:
 def test_logprobs_request_and_distribution(server: FakeOpenAI) -> None:
     request = Request(MESSAGES, max_tokens=2, temperature=1.0, top_logprobs=20, letters=("A", "B", "C"), seed=7,
                       sample_index=2)
-    c = run(backend(server), request)
+    c = complete_one(backend(server), request)
     body = server.bodies[-1]
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 2
     assert body["temperature"] == 1.0 and body["seed"] == 9 and body["messages"][0]["role"] == "system"
@@ -101,32 +89,34 @@ def test_logprobs_request_and_distribution(server: FakeOpenAI) -> None:
 def test_logprobs_taken_after_a_leading_answer_prefix(server: FakeOpenAI) -> None:
     server.responder = lambda prompt, body: "Answer: B"
     server.top = [(" B", math.log(0.9)), (" A", math.log(0.1))]
-    c = run(backend(server), Request(MESSAGES, top_logprobs=5, letters=("A", "B")))
+    c = complete_one(backend(server), Request(MESSAGES, top_logprobs=5, letters=("A", "B")))
     assert c.text == "Answer: B" and c.top_logprobs[0][0] == " B"
 
 
 def test_verbalize_and_sequence_replies_parse(server: FakeOpenAI) -> None:
-    verbal = run(backend(server), Request((Message("user", "Reply with a JSON dictionary"),)))
+    verbal = complete_one(backend(server), Request((Message("user", "Reply with a JSON dictionary"),)))
     assert parse_verbalized(verbal.text, "ABC").dist.probs == pytest.approx((0.5, 0.3, 0.2))
-    seq = run(backend(server), Request((Message("user", "Simulate 30 answers"),), stop=("\n",)))
+    seq = complete_one(backend(server), Request((Message("user", "Simulate 30 answers"),), stop=("\n",)))
     assert parse_sequence(seq.text, "ABC").parse_ok and server.bodies[-1]["stop"] == ["\n"]
 
 
 def test_reasoning_model_body_and_client_side_stop(server: FakeOpenAI) -> None:
     server.responder = lambda prompt, body: "B\nQuestion: more"
-    c = run(backend(server, "o3-mini", reasoning="true"), Request(MESSAGES, max_tokens=5, stop=("\n",), seed=1))
+    reasoning = backend(server, "o3-mini", reasoning="true")
+    c = complete_one(reasoning, Request(MESSAGES, max_tokens=5, stop=("\n",), seed=1))
     body = server.bodies[-1]
     assert body["max_completion_tokens"] == 5 + 2048
     assert not {"max_tokens", "temperature", "stop", "seed", "logprobs"} & set(body)
     assert c.text == "B" and c.finish_reason == "stop"
-    assert "temperature" in str(fails(backend(server, "o3-mini", reasoning="true"), Request(MESSAGES, temperature=0.2)))
-    assert "log-probabilities" in str(fails(backend(server, "o3-mini", reasoning="true"),
-                                            Request(MESSAGES, top_logprobs=5)))
+    reasoning = backend(server, "o3-mini", reasoning="true")
+    assert "temperature" in str(complete_fails(reasoning, Request(MESSAGES, temperature=0.2)))
+    reasoning = backend(server, "o3-mini", reasoning="true")
+    assert "log-probabilities" in str(complete_fails(reasoning, Request(MESSAGES, top_logprobs=5)))
 
 
 def test_missing_logprobs_from_a_compatible_server_is_an_error_not_zeros(server: FakeOpenAI) -> None:
     server.logprobs = False
-    err = fails(backend(server), Request(MESSAGES, top_logprobs=0, letters=("A", "B")))
+    err = complete_fails(backend(server), Request(MESSAGES, top_logprobs=0, letters=("A", "B")))
     assert "logprobs=false" in str(err) and not isinstance(err, TransientError)
 
 
@@ -135,7 +125,7 @@ def test_missing_logprobs_from_a_compatible_server_is_an_error_not_zeros(server:
 def test_transient_faults(server: FakeOpenAI, fault: str) -> None:
     server.hang_s = 2.0
     server.fail_next(fault)
-    err = fails(backend(server, timeout=0.5), Request(MESSAGES))
+    err = complete_fails(backend(server, timeout=0.5), Request(MESSAGES))
     assert isinstance(err, TransientError)
     if fault == "429":
         assert err.retry_after == pytest.approx(0.05)
@@ -144,7 +134,7 @@ def test_transient_faults(server: FakeOpenAI, fault: str) -> None:
 @pytest.mark.parametrize("fault", ["400", "401", "404"])
 def test_permanent_faults(server: FakeOpenAI, fault: str) -> None:
     server.fail_next(fault)
-    err = fails(backend(server), Request(MESSAGES))
+    err = complete_fails(backend(server), Request(MESSAGES))
     assert not isinstance(err, TransientError) and f"HTTP {fault}" in str(err)
 
 
@@ -152,9 +142,9 @@ def test_api_key_never_in_errors_identity_or_completions(server: FakeOpenAI, mon
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEY)
     server.fail_next("401")
     b = backend(server)
-    err = fails(b, Request(MESSAGES))
+    err = complete_fails(b, Request(MESSAGES))
     assert server.headers[-1]["authorization"] == f"Bearer {FAKE_KEY}"  # the key did reach the server
-    c = run(b, Request(MESSAGES, top_logprobs=3))
+    c = complete_one(b, Request(MESSAGES, top_logprobs=3))
     for text in (str(err), repr(err), b.cache_identity(), repr(c), json.dumps(b.request_body(Request(MESSAGES)))):
         assert FAKE_KEY not in text and "abcdefghijklmnop" not in text
 
@@ -162,13 +152,13 @@ def test_api_key_never_in_errors_identity_or_completions(server: FakeOpenAI, mon
 def test_key_resolution(server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    assert "OPENAI_API_KEY" in str(fails(get_backend("openai/gpt-4o"), Request(MESSAGES)))  # type: ignore[arg-type]
-    run(backend(server), Request(MESSAGES))
+    assert "OPENAI_API_KEY" in str(complete_fails(get_backend("openai/gpt-4o"), Request(MESSAGES)))  # type: ignore[arg-type]
+    complete_one(backend(server), Request(MESSAGES))
     assert server.headers[-1]["authorization"] == "Bearer EMPTY"
     monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
     monkeypatch.setenv("MY_KEY", "sk-other-123456789012")
     b = get_backend("openai/gpt-4o", BackendOptions(extra=(("api_key_env", "MY_KEY"),)))
-    run(b, Request(MESSAGES))  # type: ignore[arg-type]
+    complete_one(b, Request(MESSAGES))  # type: ignore[arg-type]
     assert server.headers[-1]["authorization"] == "Bearer sk-other-123456789012"
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 import sys
 import types
@@ -10,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from backend_calls import complete_all
 from test_backend_hf import tiny_tokenizer
 
 from distalign.backends import BackendError, BackendOptions, get_backend
 from distalign.backends._tokens import letter_token_ids
 from distalign.backends.vllm import VLLMBackend
 from distalign.parsers import parse_logprobs
-from distalign.types import Completion, Message, Request
+from distalign.types import Message, Request
 
 MESSAGES = (Message("user", "Which one? A. yes B. no C. maybe"),)
 
@@ -114,15 +114,6 @@ def make(options: BackendOptions | None = None) -> VLLMBackend:
     backend = get_backend("vllm/meta-llama/Llama-3.1-8B-Instruct", options or BackendOptions())
     assert isinstance(backend, VLLMBackend)
     return backend
-
-
-def complete_all(backend: VLLMBackend, requests: list[Request]) -> list[Completion]:
-    async def go() -> list[Completion]:
-        try:
-            return list(await asyncio.gather(*(backend.complete(r) for r in requests)))
-        finally:
-            await backend.aclose()
-    return asyncio.run(go())
 
 
 def test_missing_vllm_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -156,9 +156,10 @@ def no_ids(text: str | bytes, where: str) -> None:
 @needs_data
 @pytest.mark.parametrize("folder", ["results/human_annotations", "nytimes/individual_annotations"])
 def test_fetched_human_study_files_hold_no_ids(folder: str) -> None:
-    for path in sorted((ROOT / folder).iterdir()):
-        if path.is_file():
-            no_ids(path.read_bytes(), str(path))
+    files = [path for path in sorted((ROOT / folder).iterdir()) if path.is_file()]
+    assert files, f"nothing fetched in {folder}"
+    for path in files:
+        no_ids(path.read_bytes(), str(path))
 
 
 @pytest.mark.data

@@ -50,11 +50,10 @@ from distalign.calibration.fit import (
     fit_paper,
     fit_pool,
     rescale,
-    row_tv,
     summed_tv,
 )
 
 __all__ = ["ALL_FOLDS", "FIXED_BOUNDS", "GRID_POINTS", "MODES", "PAPER_BOUNDS", "PAPER_TASK0_TRUTH", "SOURCE",
            "TARGETS", "Fit", "Rows", "assign_folds", "calibrate", "fit_fixed", "fit_paper", "fit_pool",
-           "logprob_models", "logprob_tasks", "pool_files", "pool_rows", "rescale", "rescale_record", "row_tv",
+           "logprob_models", "logprob_tasks", "pool_files", "pool_rows", "rescale", "rescale_record",
            "summed_tv", "target_paths", "write_fits", "write_pool"]

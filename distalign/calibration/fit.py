@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import minimize_scalar
 
+from distalign.metrics import tv_batch
+
 MODES = ("paper", "fixed")
 PAPER_BOUNDS = (0.0, 10.0)  # the original search interval of T
 FIXED_BOUNDS = (0.05, 100.0)  # fixed mode: interval of T, searched in log space
@@ -46,18 +48,9 @@ def rescale(p: np.ndarray, temperature: float, paper: bool = False) -> np.ndarra
     return out
 
 
-def row_tv(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """Total variation ½·Σ|pred − truth| of each row.
-
-    >>> row_tv(np.array([[0.5, 0.5], [1.0, 0.0]]), np.array([[1.0, 0.0], [1.0, 0.0]])).tolist()
-    [0.5, 0.0]
-    """
-    return 0.5 * np.sum(np.abs(pred - truth), axis=-1)
-
-
 def summed_tv(temperature: float, p: np.ndarray, q: np.ndarray, paper: bool = False) -> float:
     """The fitting objective: Σ_rows TV(rescale(p, T), q) (NaN if a paper-mode row is all zero)."""
-    return float(np.sum(row_tv(rescale(p, temperature, paper), q)))
+    return float(np.sum(tv_batch(rescale(p, temperature, paper), q)))
 
 
 def fit_paper(p: np.ndarray, q: np.ndarray) -> float:
@@ -183,7 +176,7 @@ def fit_pool(rows: Rows, mode: str, folds: int, seed: int,
         temps.update(dict.fromkeys(held.qids, fit.temperature))
     row_t = np.array([temps[qid] for qid in rows.qids])
     keep = np.any(rows.p > 0, axis=-1)
-    tvs = [row_tv(rescale(rows.p[i], row_t[i]), rows.q[i]) for i in np.flatnonzero(keep)]
+    tvs = [tv_batch(rescale(rows.p[i], row_t[i]), rows.q[i]) for i in np.flatnonzero(keep)]
     cross = float(np.mean(tvs)) if tvs else math.nan
     return [replace(pooled, heldout_tv=cross), *fits], temps
 
