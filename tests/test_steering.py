@@ -209,7 +209,8 @@ def test_steering_registry_and_config() -> None:
 
 
 # ---- the real data (skipped when absent) ---------------------------------------------------------------------
-DATA = next((p for p in (REPO, REPO.parent / "shared" / "benchmark-data") if (p / "opinions_qa").is_dir()), None)
+DATA = next((p for p in (REPO, REPO.parent / "shared" / "benchmark-data") if (p / "opinions_qa" / "data").is_dir()),
+            None)
 
 
 @pytest.mark.data
