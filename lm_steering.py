@@ -1,4 +1,4 @@
-"""Generate model opinion distributions (SPEC §1 stage 1): the original CLI, backed by :mod:`distalign.generate`.
+"""Generate model opinion distributions (docs/original.md §1, stage 1): the original CLI, backed by distalign.generate.
 
 Example (no API key, instant)::
 
@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 from distalign.backends import BackendError, BackendOptions
-from distalign.cache import CacheError
+from distalign.cli import add_output_dir
 from distalign.datasets import DATASETS
-from distalign.generate import PAPER_GENERATED, RunConfig, dry_run, format_dry_run, key_values, run
-from distalign.names import GENERATED_OUTPUT_TYPES, TASK3_TYPES, TASK_STEERING
-from distalign.runlog import scrub
+from distalign.engine.cache import CacheError
+from distalign.expression import METHODS
+from distalign.generate import RunConfig, dry_run, format_dry_run, key_values, run
+from distalign.names import PAPER_GENERATED, TASK3_TYPES, TASK_STEERING
+from distalign.redact import redact
 
 REPO = Path(__file__).resolve().parent
 
@@ -25,14 +27,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (original flags kept; several datasets/output types allowed)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     a = p.add_argument
-    a("--dataset", nargs="+", choices=sorted(DATASETS), default=["opinionqa"])
-    a("--task", nargs="+", type=int, choices=sorted(TASK_STEERING), default=[1], help="0 none, 1 persona, 3 few-shot")
+    a("--dataset", nargs="+", choices=list(DATASETS), default=["opinionqa"])
+    a("--task", nargs="+", type=int, choices=sorted(TASK_STEERING), default=[1],
+      help=", ".join(f"{n} {name}" for n, name in TASK_STEERING.items()))
     a("--task3_type", choices=TASK3_TYPES, default="easy_hard")
     a("--demographic_groups", nargs="+", default=None, help="default: the paper's (POLPARTY SEX RACE / 0 1 2)")
     a("--all_demographics", action="store_true", help="every demographic of the groups, not only the paper's")
     a("--models", nargs="+", required=True, help="provider/model names or paper keys (gpt-4, anthropic_opus, ...)")
-    a("--output_type", nargs="+", choices=GENERATED_OUTPUT_TYPES, default=list(PAPER_GENERATED))
-    a("--results_dir", type=Path, default=Path("results"))
+    a("--output_type", nargs="+", choices=sorted(METHODS), default=list(PAPER_GENERATED))
+    add_output_dir(p, Path("results"), "results root: result files, logs/, .cache/", "--results_dir", type=Path)
     a("--data_dir", type=Path, default=REPO)
     a("--prompts_dir", type=Path, default=REPO / "inputs")
     a("--limit", type=int, default=None, help="only the first N questions of each dataset (smoke runs)")
@@ -40,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--concurrency", type=int, default=8, help="requests in flight per model")
     a("--max_retries", type=int, default=5, help="retries of a transient error (429, 5xx, timeout)")
     a("--timeout", type=float, default=120.0, help="seconds per HTTP request attempt")
-    a("--cache_path", type=Path, default=None, help="default: <results_dir>/.cache/responses.sqlite")
+    a("--cache_path", type=Path, default=None, help="default: <output_dir>/.cache/responses.sqlite")
     a("--no_cache", action="store_true")
     a("--dry_run", action="store_true", help="count requests, estimate tokens and cost; send nothing")
     a("--ficticious_group_ablation", action="store_true")
@@ -65,12 +68,12 @@ def config(args: argparse.Namespace) -> RunConfig:
     options = BackendOptions(base_url=args.base_url, timeout=args.timeout, batch_size=args.batch_size,
                              device=args.device, dtype=args.dtype, tensor_parallel_size=args.tensor_parallel_size,
                              extra=key_values(args.backend_arg))
-    cache = None if args.no_cache else (args.cache_path or args.results_dir / ".cache" / "responses.sqlite")
+    cache = None if args.no_cache else (args.cache_path or args.output_dir / ".cache" / "responses.sqlite")
     return RunConfig(
         datasets=tuple(dict.fromkeys(args.dataset)), tasks=tuple(dict.fromkeys(args.task)), models=tuple(args.models),
         output_types=tuple(dict.fromkeys(args.output_type)), task3_type=args.task3_type,
         groups=tuple(args.demographic_groups) if args.demographic_groups else None,
-        all_demographics=args.all_demographics, results_dir=args.results_dir, data_dir=args.data_dir,
+        all_demographics=args.all_demographics, results_dir=args.output_dir, data_dir=args.data_dir,
         prompts_dir=args.prompts_dir, limit=args.limit, seed=args.seed, concurrency=args.concurrency,
         max_retries=args.max_retries, timeout=args.timeout, cache_path=cache,
         ficticious_group=args.ficticious_group_ablation, shuffled_labels=args.shuffled_incontext_labels,
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         elif any(report.error for report in run(cfg)):
             return 1
     except (ValueError, CacheError, BackendError, RuntimeError) as e:
-        print(f"error: {scrub(str(e))}", file=sys.stderr)
+        print(f"error: {redact(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:  # a read-only or full results folder: finished questions are saved, nothing half-written
         where = f"{e.filename}: " if e.filename else ""

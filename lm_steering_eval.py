@@ -18,8 +18,8 @@ import time
 
 from distalign.bootstrap import N_RESAMPLES
 from distalign.evaluation import MODES, evaluate
+from distalign.evaluation.leaderboards import build, write
 from distalign.files import DataError
-from distalign.leaderboards import build, write
 from distalign.metrics import DEFAULT_METRIC, METRICS
 
 

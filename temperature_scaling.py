@@ -1,12 +1,12 @@
-"""Stage 2 of the pipeline: temperature-scale ``model_logprobs`` into ``rescaled_model_logprobs`` (SPEC §6).
+"""Stage 2 of the pipeline: temperature-scale ``model_logprobs`` into ``rescaled_model_logprobs`` (docs/original.md §6).
 
     python temperature_scaling.py --results_dir results --mode fixed   # cross-fitted, NaN-safe (default)
     python temperature_scaling.py --results_dir results --mode paper   # the original fit, artefacts included
 
-Writes ``<out_dir>/<dataset>/<target>/<model>/<task>/...`` (the layout of ``model_logprobs``) with target
+Writes ``<output_dir>/<dataset>/<target>/<model>/<task>/...`` (the layout of ``model_logprobs``) with target
 ``rescaled_model_logprobs`` (paper mode; pools whose files exist, e.g. the released ones, are kept unless
 ``--overwrite``) or ``rescaled_model_logprobs_cv`` (fixed mode), and the fitted temperatures to
-``<out_dir>/temperature_scaling_<mode>.csv``. The logic lives in
+``<output_dir>/temperature_scaling_<mode>.csv``. The logic lives in
 :mod:`distalign.calibration`.
 """
 
@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from distalign.calibration import ALL_FOLDS, MODES, Fit, calibrate
+from distalign.cli import add_output_dir
 from distalign.datasets import DATASETS
 from distalign.files import DataError
 
@@ -25,10 +26,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--results_dir", default="results", help="results root holding model_logprobs (default: results)")
-    p.add_argument("--out_dir", help="where rescaled_model_logprobs and the CSV go (default: --results_dir)")
+    add_output_dir(p, None, "where rescaled_model_logprobs and the CSV go (default: --results_dir)", "--out_dir")
     p.add_argument("--data_dir", default=".", help="data root: opinions_qa/, nytimes/, Global_Values/ (default: .)")
     p.add_argument("--models", nargs="+", help="model folders (default: every model with model_logprobs results)")
-    p.add_argument("--datasets", nargs="+", default=["opinionqa", "nytimes", "globalvalues"], choices=sorted(DATASETS))
+    p.add_argument("--datasets", nargs="+", choices=list(DATASETS), help="default: every dataset")
     p.add_argument("--mode", default="fixed", choices=MODES,
                    help="fixed: cross-fitted NaN-safe log-space fit; paper: the original transductive fit")
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds over questions (fixed mode; 1 = none)")
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = parse_args(argv)
     try:
-        fits = calibrate(args.results_dir, args.out_dir, args.data_dir, args.models, args.datasets, args.mode,
+        fits = calibrate(args.results_dir, args.output_dir, args.data_dir, args.models, args.datasets, args.mode,
                          args.folds, args.seed, args.overwrite)
     except (DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

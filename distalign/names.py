@@ -1,8 +1,11 @@
-"""The original release's names at the CLI and file boundary, translated in this one place (SPEC §1, §4, §5).
+"""Names, labels and orders: the original release's names at the CLI and file boundary, and how we show them.
 
-The original scripts speak of ``task0/1/2/3``, ``model_logprobs``, ``express_distribution`` and the model
-keys ``gpt-4``, ``anthropic_opus``...; inside the package we speak of steering methods and expression
-methods. Every translation between the two vocabularies lives here.
+The original scripts speak of ``task0/1/2/3``, ``model_logprobs``, ``express_distribution``, the template folder
+``opinion_surveys`` and the model keys ``gpt-4``, ``anthropic_opus`` ... (docs/original.md §1, §4, §5); inside the
+package we speak of steering methods and expression methods. Every translation between the two vocabularies,
+and every display label and display order, lives here; the registries (:data:`distalign.datasets.DATASETS`,
+:data:`distalign.expression.METHODS`, :data:`distalign.steering.STEERING`, :data:`distalign.backends.BACKENDS`)
+say what exists. A name without a label here is shown as it is.
 
 >>> task_dir(3, "easy_hard")
 'task3_easy_hard'
@@ -14,22 +17,73 @@ methods. Every translation between the two vocabularies lives here.
 
 from __future__ import annotations
 
-# --- datasets -------------------------------------------------------------------------------------
-DATASETS = ("opinionqa", "nytimes", "globalvalues")
-OQA_WAVE = "Pew_American_Trends_Panel_disagreement_100"  # OQA result sub-folder ("wave") of SPEC §5
-OQA_POOL = "Pew_American_Trends_Panel_disagreement_500"  # few-shot example pool (SPEC §2.1)
+import re
+
+# --- datasets ---------------------------------------------------------------------------------------------------
+OQA_WAVE = "Pew_American_Trends_Panel_disagreement_100"  # OQA result sub-folder ("wave", docs/original.md §5)
+OQA_POOL = "Pew_American_Trends_Panel_disagreement_500"  # few-shot example pool (docs/original.md §2.1)
 GV_WAVE = "globalvalues"
 # Template folder of a dataset when it differs from its key (the original's name for OpinionQA).
-PROMPT_DIRS = {"opinionqa": "opinion_surveys", "nytimes": "nytimes", "globalvalues": "globalvalues"}
-DATASET_LABELS = {"opinionqa": "OpinionQA", "nytimes": "NYT Books", "globalvalues": "GlobalOpinionQA"}
+PROMPT_DIRS = {"opinionqa": "opinion_surveys"}
+# Display names; "three" (every dataset, equally weighted) and "both" (OQA + NYT) are the original's pooled rows.
+DATASET_LABELS = {"opinionqa": "OpinionQA", "nytimes": "NYT Books", "globalvalues": "GlobalOpinionQA",
+                  "both": "OQA + NYT", "three": "all three"}
+ALL_DATASETS = "three"  # the headline's Dataset value: every dataset, weighted equally (docs/original.md §7.5)
+_DATASET_ALIASES = {"oqa": "opinionqa", "nyt": "nytimes", "nytbooks": "nytimes", "gv": "globalvalues",
+                    "globalopinionqa": "globalvalues", "all": ALL_DATASETS, "allthree": ALL_DATASETS}
 
-# --- steering (``--task``) ---------------------------------------------------------------------------
-TASK_STEERING = {0: "none", 1: "persona", 2: "context", 3: "fewshot"}
+# --- steering (``--task``) ----------------------------------------------------------------------------------------
+TASK_STEERING = {0: "none", 1: "persona", 2: "context", 3: "fewshot"}  # --task number -> steering method
 STEERING_LABELS = {"none": "no steering", "persona": "persona", "context": "context given", "fewshot": "few-shot"}
 TASK3_TYPES = ("easy_hard", "easy")
-HEADLINE_TASKS = ("task1", "task3_easy_hard")  # pooled in the headline leaderboard (SPEC §7.5)
-# Every task folder the pipeline writes; others (the release's exploratory ``task3_easy_hard_v1``) are ignored.
-TASK_DIRS = ("task0", "task1", "task2", "task3_easy_hard", "task3_easy")
+HEADLINE_TASKS = ("task1", "task3_easy_hard")  # pooled in the headline leaderboard (docs/original.md §7.5)
+_STEERING_ALIASES = {"nosteer": "none", "nosteering": "none", "context": "context", "contextgiven": "context"}
+
+# --- expression methods (``--output_type``) -----------------------------------------------------------------------
+# Short labels in display order (derived outputs included); a method without one is shown by its output type.
+METHOD_LABELS = {
+    "express_distribution": "V",
+    "sequence": "Seq",
+    "model_logprobs": "Log-p",
+    "rescaled_model_logprobs": "TS-Log-p",
+    "rescaled_model_logprobs_cv": "TS-Log-p CV",
+    "independent_samples": "Samples",
+    "option_likelihood": "Opt-LL",
+}
+METHOD_DESCRIPTIONS = {"V": "verbalize (V)", "Seq": "sequence (Seq)", "Log-p": "log-probs (Log-p)",
+                       "TS-Log-p": "temperature-scaled log-probs, fit on the test data (TS-Log-p)",
+                       "TS-Log-p CV": "temperature-scaled log-probs, cross-fitted (TS-Log-p CV)",
+                       "Samples": "independent samples", "Opt-LL": "option likelihood"}
+PAPER_OUTPUT_TYPES = ("express_distribution", "sequence", "model_logprobs", "rescaled_model_logprobs")
+PAPER_GENERATED = ("express_distribution", "sequence", "model_logprobs")  # the paper's generated methods
+# Outputs derived from model_logprobs by temperature scaling (not generated; docs/original.md §3.5, §6).
+RESCALED = {"paper": "rescaled_model_logprobs", "fixed": "rescaled_model_logprobs_cv"}
+_METHOD_ALIASES = {"logprobs": "Log-p", "verbalize": "V", "verbalized": "V", "samples": "Samples",
+                   "logprobs_ts": "TS-Log-p", "logprobs_ts_cv": "TS-Log-p CV", "ts": "TS-Log-p"}
+
+# --- models -------------------------------------------------------------------------------------------------------
+# The paper's model keys (result folder names) -> provider/model names of the backends.
+MODEL_ALIASES = {
+    "gpt-3.5-turbo-0125": "openai/gpt-3.5-turbo-0125",
+    "gpt-4": "openai/gpt-4-0613",
+    "anthropic_haiku": "anthropic/claude-3-haiku-20240307",
+    "anthropic_opus": "anthropic/claude-3-opus-20240229",
+    "llama3-70b": "hf/meta-llama/Meta-Llama-3-70B-Instruct",
+}
+PAPER_MODELS = tuple(MODEL_ALIASES)
+BUILTIN_MODEL = "local/smollm2-135m-instruct"
+MODEL_LABELS = {"gpt-3.5-turbo-0125": "GPT-3.5 Turbo", "gpt-4": "GPT-4", "anthropic_haiku": "Claude 3 Haiku",
+                "anthropic_opus": "Claude 3 Opus", "llama3-70b": "Llama 3 70B", "human": "Humans",
+                "local__smollm2-135m-instruct": "SmolLM2-135M\n(built-in)"}
+
+
+def _squash(name: str) -> str:
+    return re.sub(r"[\s_\-]", "", str(name).strip().lower())
+
+
+def task_dirs() -> tuple[str, ...]:
+    """Every task folder the pipeline writes, from :data:`TASK_STEERING` (few-shot: one per selection rule)."""
+    return tuple(task_dir(n, rule) for n in TASK_STEERING for rule in (TASK3_TYPES if n == 3 else ("",)))
 
 
 def task_dir(task: int, task3_type: str = "easy_hard") -> str:
@@ -51,40 +105,58 @@ def steering_of(task_folder: str) -> str:
     return TASK_STEERING[int(head[4:])]
 
 
-# --- expression methods (``--output_type``) ---------------------------------------------------------------
-OUTPUT_TYPES = {
-    "model_logprobs": "logprobs",
-    "sequence": "sequence",
-    "express_distribution": "verbalize",
-    "independent_samples": "samples",
-    "option_likelihood": "option_likelihood",
-    "rescaled_model_logprobs": "logprobs_ts",
-    "rescaled_model_logprobs_cv": "logprobs_ts_cv",
-}
-METHOD_LABELS = {
-    "express_distribution": "V",
-    "sequence": "Seq",
-    "model_logprobs": "Log-p",
-    "rescaled_model_logprobs": "TS-Log-p",
-    "rescaled_model_logprobs_cv": "TS-Log-p CV",
-    "independent_samples": "Samples",
-    "option_likelihood": "Opt-LL",
-}
-PAPER_OUTPUT_TYPES = ("express_distribution", "sequence", "model_logprobs", "rescaled_model_logprobs")
-GENERATED_OUTPUT_TYPES = ("model_logprobs", "sequence", "express_distribution", "independent_samples",
-                          "option_likelihood")
+def steering_key(name: str) -> str:
+    """Steering method of a task folder, steering name or label in any spelling; unknown names are kept.
 
-# --- models -------------------------------------------------------------------------------------------
-# The paper's model keys (result folder names) -> provider/model names of the backends.
-MODEL_ALIASES = {
-    "gpt-3.5-turbo-0125": "openai/gpt-3.5-turbo-0125",
-    "gpt-4": "openai/gpt-4-0613",
-    "anthropic_haiku": "anthropic/claude-3-haiku-20240307",
-    "anthropic_opus": "anthropic/claude-3-opus-20240229",
-    "llama3-70b": "hf/meta-llama/Meta-Llama-3-70B-Instruct",
-}
-PAPER_MODELS = tuple(MODEL_ALIASES)
-BUILTIN_MODEL = "local/smollm2-135m-instruct"
+    >>> steering_key("task0"), steering_key("task3_easy_hard"), steering_key("Few-shot"), steering_key("x")
+    ('none', 'fewshot', 'fewshot', 'x')
+    >>> steering_key("task1_task3")  # the pooled headline is not one steering method
+    'task1_task3'
+    """
+    text = str(name).strip()
+    if re.fullmatch(r"task\d+(_[a-z_]+\d*)?", text) and "_task" not in text:
+        try:
+            return steering_of(text)
+        except ValueError:
+            return text
+    key = _squash(text)
+    for steering, label in STEERING_LABELS.items():
+        if key in (_squash(steering), _squash(label)):
+            return steering
+    return _STEERING_ALIASES.get(key, text)
+
+
+def method_label(name: str) -> str:
+    """Short label of an expression method given by any of its names (unknown names are kept).
+
+    >>> method_label("express_distribution"), method_label("logprobs_ts"), method_label("V"), method_label("new")
+    ('V', 'TS-Log-p', 'V', 'new')
+    """
+    if name in METHOD_LABELS:
+        return METHOD_LABELS[name]
+    key = _squash(name)
+    for label in METHOD_LABELS.values():
+        if key == _squash(label):
+            return label
+    return _METHOD_ALIASES.get(str(name).strip().lower(), name)
+
+
+def dataset_key(name: str) -> str:
+    """Dataset key of any dataset spelling (``OQA``, ``OpinionQA``, ``nyt``, ``GV`` ...); unknown names are kept.
+
+    >>> dataset_key("OQA"), dataset_key("NYT Books"), dataset_key("global_values"), dataset_key("three")
+    ('opinionqa', 'nytimes', 'globalvalues', 'three')
+    """
+    key = _squash(name)
+    for dataset, label in DATASET_LABELS.items():
+        if key in (_squash(dataset), _squash(label)):
+            return dataset
+    return _DATASET_ALIASES.get(key, str(name).strip())
+
+
+def dataset_label(name: str) -> str:
+    """Display name of a dataset key (``opinionqa`` -> ``OpinionQA``); unknown keys are shown as they are."""
+    return DATASET_LABELS.get(name, name)
 
 
 def resolve_model(name: str) -> str:
@@ -106,5 +178,5 @@ def model_dir(name: str) -> str:
 
 
 def model_label(folder: str) -> str:
-    """Display name of a result folder's model (inverse of :func:`model_dir` for new models)."""
+    """``provider/model`` name of a result folder's model (inverse of :func:`model_dir` for new models)."""
     return folder if folder in MODEL_ALIASES else folder.replace("__", "/")

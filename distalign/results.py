@@ -1,10 +1,11 @@
-"""Result files: every on-disk path and record format of SPEC §5 in one place.
+"""Result files: every on-disk path and record format of docs/original.md §5 in one place.
 
-Layout (``root`` is ``results/``)::
+Layout (``root`` is ``results/``): ``<dataset>/<output_type>/<model>/<task>/[<wave>/]<GROUP>/<dem>.json``, where
+the wave folder is the dataset's :attr:`~distalign.datasets.SurveyDataset.wave` (OpinionQA's survey wave)::
 
     opinionqa/<output_type>/<model>/<task>/Pew_American_Trends_Panel_disagreement_100/<GROUP>/<dem>.json
     nytimes/<output_type>/<model>/<task>/<GROUP>/<dem>.json
-    globalvalues/<output_type>/<model>/<task>/globalvalues/<0|1|2>.json
+    globalvalues/<output_type>/<model>/<task>/globalvalues/<0|1|2>.json      (the group is "globalvalues")
 
 Each file maps question key -> record with the original fields (``actual_results``,
 ``avg_actual_results``, ``std_actual_results``, ``response``, ``expected_results`` or task0's
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from distalign.datasets import DATASETS
 from distalign.files import DataError, read_json, write_json
-from distalign.names import DATASETS, GV_WAVE, OQA_WAVE
 from distalign.types import Distribution, Parsed
 
 NA_FILE = "_na.json"
@@ -41,18 +42,20 @@ class ResultKey:
 
     @property
     def wave(self) -> str:
-        """The ``Wave`` column of the evaluation CSV (SPEC §7.3)."""
-        return {"opinionqa": OQA_WAVE, "globalvalues": GV_WAVE}.get(self.dataset, self.group)
+        """The ``Wave`` column of the evaluation CSV (docs/original.md §7.3): the wave folder, else the group."""
+        return wave_of(self.dataset) or self.group
+
+
+def wave_of(dataset: str) -> str:
+    """The wave folder of a registered dataset ("" for none or an unregistered name)."""
+    return DATASETS[dataset].wave if dataset in DATASETS else ""
 
 
 def result_path(root: Path | str, key: ResultKey) -> Path:
     """Path of the result file for ``key`` under ``root``."""
     base = Path(root) / key.dataset / key.output_type / key.model / key.task
-    if key.dataset == "opinionqa":
-        return base / OQA_WAVE / key.group / f"{key.demographic}.json"
-    if key.dataset == "globalvalues":
-        return base / GV_WAVE / f"{key.demographic}.json"
-    return base / key.group / f"{key.demographic}.json"  # NYT, and any dataset added later
+    wave = wave_of(key.dataset)
+    return (base / wave if wave else base) / key.group / f"{key.demographic}.json"
 
 
 def na_path(root: Path | str, dataset: str, output_type: str, model: str) -> Path:
@@ -63,7 +66,7 @@ def na_path(root: Path | str, dataset: str, output_type: str, model: str) -> Pat
 def scan(root: Path | str) -> Iterator[tuple[ResultKey, Path]]:
     """Every result file under ``root`` in sorted order (temporary and marker files are skipped)."""
     root = Path(root)
-    for dataset in dataset_names():
+    for dataset in DATASETS:
         for path in sorted((root / dataset).glob("*/*/*/**/*.json")):
             if path.name.startswith((".", "_")):
                 continue
@@ -72,26 +75,18 @@ def scan(root: Path | str) -> Iterator[tuple[ResultKey, Path]]:
                 yield key, path
 
 
-def dataset_names() -> list[str]:
-    """The paper's datasets first, then any other registered one (:data:`distalign.datasets.DATASETS`)."""
-    from distalign.datasets import DATASETS as REGISTRY  # lazy: the loaders import this module's neighbours
-
-    return [*DATASETS, *sorted(set(REGISTRY) - set(DATASETS))]
-
-
 def _key_of(root: Path, path: Path) -> ResultKey | None:
     parts = path.relative_to(root).parts
     dataset, output_type, model, task = parts[:4]
     rest = parts[4:]
-    if dataset == "opinionqa" and len(rest) == 3 and rest[0] == OQA_WAVE:
-        group = rest[1]
-    elif dataset == "globalvalues" and len(rest) == 2 and rest[0] == GV_WAVE:
-        group = GV_WAVE
-    elif dataset not in ("opinionqa", "globalvalues") and len(rest) == 2:
-        group = rest[0]
-    else:
+    wave = wave_of(dataset)
+    if wave:
+        if rest[0] != wave:
+            return None
+        rest = rest[1:]
+    if len(rest) != 2:
         return None
-    return ResultKey(dataset, output_type, model, task, group, path.stem)
+    return ResultKey(dataset, output_type, model, task, rest[0], path.stem)
 
 
 def scan_na(root: Path | str) -> Iterator[tuple[str, str, str, str]]:

@@ -1,4 +1,4 @@
-"""The vocabulary of distalign: every noun the pipeline passes around (SPEC §0, §2, §3, §5).
+"""The vocabulary of distalign: every noun the pipeline passes around (docs/original.md §0, §2, §3, §5).
 
 All types are frozen dataclasses so they can be hashed, cached and compared. Read this file
 first: the rest of the package is functions over these types.
@@ -27,7 +27,7 @@ def letters(k: int) -> tuple[str, ...]:
 class Distribution:
     """A probability vector over lettered options (``probs[i]`` belongs to ``letters[i]``).
 
-    Values are stored as given: a parsed model output may not sum to one (SPEC §3).
+    Values are stored as given: a parsed model output may not sum to one (docs/original.md §3).
     """
 
     letters: tuple[str, ...]
@@ -85,6 +85,24 @@ class SurveyItem:
 
 
 @dataclass(frozen=True)
+class Audience:
+    """Who a steered prompt is about, as noun phrases.
+
+    Attributes:
+        members: plural: ``members of the group "Democrat"``, ``people from Jordan``.
+        one: singular, without article: ``member of the group "Democrat"``, ``person from Jordan``.
+    """
+
+    members: str
+    one: str
+
+    @property
+    def member(self) -> str:
+        """Singular with its article: ``a member of the group "Democrat"``."""
+        return f"a {self.one}"
+
+
+@dataclass(frozen=True)
 class Message:
     """One chat message."""
 
@@ -109,6 +127,10 @@ class Capabilities:
         batch_api: has an asynchronous batch API.
         option_scores: can score given continuations exactly (local models: ``option_likelihood``).
         exact_letter_probs: log-probs are exact over the full vocabulary (local models), not top-k.
+        in_process: the model computes in this process (no per-request time limit: cancelling an attempt
+            would not stop the computation).
+        priced: requests cost money (the price table applies; a model missing from it is "cost unknown").
+        key_env: environment variables the backend reads secrets from (their values are masked everywhere).
     """
 
     logprobs: bool = False
@@ -123,6 +145,9 @@ class Capabilities:
     batch_api: bool = False
     option_scores: bool = False
     exact_letter_probs: bool = False
+    in_process: bool = False
+    priced: bool = False
+    key_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -203,7 +228,7 @@ class Parsed:
 
 @dataclass(frozen=True)
 class TVRow:
-    """Per-(model, method, task, dataset, demographic) evaluation row (SPEC §7.3)."""
+    """Per-(model, method, task, dataset, demographic) evaluation row (docs/original.md §7.3)."""
 
     task: str
     model: str

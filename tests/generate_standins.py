@@ -9,14 +9,18 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from distalign.datasets.base import SurveyDataset
+from distalign.expression import get_method
 from distalign.expression.base import ExpressionMethod, MethodConfig
 from distalign.generate import Plugins
 from distalign.names import OQA_POOL, OQA_WAVE
 from distalign.parsers import parse_logprobs, parse_option_scores, parse_samples, parse_sequence, parse_verbalized
 from distalign.steering import SteeringConfig
-from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
+from distalign.types import Audience, Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 OPTIONS = ("Agree", "Disagree", "Refused")
 DEMS = {"POLPARTY": ("Democrat", "Republican", "Independent"), "SEX": ("Male", "Female"),
@@ -83,6 +87,15 @@ class Method(ExpressionMethod):
             return [Request(messages, max_tokens=2, temperature=cfg.temperature, seed=cfg.seed, sample_index=i)
                     for i in range(cfg.n_samples)]
         return [base]
+
+    def task_sentence(self, audience: Audience | None, target: str) -> str:
+        return f"Answer {target}."
+
+    def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
+        return item.letters[0]
+
+    def record_extra(self, item: SurveyItem, completions: list[Completion]) -> dict[str, Any]:
+        return get_method(self.output_type).record_extra(item, completions)
 
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         letters = item.letters

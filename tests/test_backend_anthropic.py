@@ -12,8 +12,8 @@ from fakeservers import FakeAnthropic
 
 from distalign.backends import BackendOptions, TransientError, get_backend
 from distalign.backends.anthropic import AnthropicBackend, capabilities
-from distalign.cache import ResponseCache
 from distalign.engine import Executor, RetryPolicy
+from distalign.engine.cache import ResponseCache
 from distalign.parsers import parse_sequence, parse_verbalized
 from distalign.types import Message, Request
 

@@ -16,8 +16,8 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from distalign.backends import BackendError, BackendOptions, get_backend
 from distalign.backends._tokens import letter_token_ids, render_prompt
 from distalign.backends.hf import HFBackend
-from distalign.cache import ResponseCache
 from distalign.engine import Executor
+from distalign.engine.cache import ResponseCache
 from distalign.parsers import parse_logprobs, parse_option_scores
 from distalign.types import Completion, Message, Request
 

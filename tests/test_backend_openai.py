@@ -19,8 +19,8 @@ from generate_standins import write_tiny_oqa
 
 from distalign.backends import BackendOptions, TransientError, get_backend
 from distalign.backends.openai import OpenAIBackend, capabilities
-from distalign.cache import ResponseCache
 from distalign.engine import Executor, RetryPolicy
+from distalign.engine.cache import ResponseCache
 from distalign.parsers import parse_logprobs, parse_sequence, parse_verbalized
 from distalign.types import Message, Request
 

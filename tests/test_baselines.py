@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from distalign.baselines import paper_simulated, sampling_floor, truth_simulated, uniform_tv
+from distalign.evaluation.baselines import paper_simulated, sampling_floor, truth_simulated, uniform_tv
 from distalign.metrics import METRICS, jsd
 
 

@@ -13,9 +13,9 @@ from fakeservers import FakeAnthropic, FakeOpenAI, FakeServer
 
 from distalign.backends import BackendError, BackendOptions, get_backend
 from distalign.backends.base import Backend
-from distalign.batch import BatchReport, Poll, custom_id_of, run_batches, state_path
-from distalign.cache import ResponseCache
 from distalign.engine import Executor, RetryPolicy
+from distalign.engine.batch import BatchReport, Poll, custom_id_of, run_batches, state_path
+from distalign.engine.cache import ResponseCache
 from distalign.files import DataError
 from distalign.parsers import parse_logprobs
 from distalign.types import Message, Request

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from distalign.cache import CacheError, NullCache, ResponseCache, completion_from_json, completion_to_json, open_cache
+from distalign.engine.cache import (
+    CacheError,
+    NullCache,
+    ResponseCache,
+    completion_from_json,
+    completion_to_json,
+    open_cache,
+)
 from distalign.types import Completion, Message, Request
 
 REQ = Request((Message("system", "sys"), Message("user", "Question?\nA. x\nB. y\nAnswer:")), temperature=1.0, seed=0)

@@ -245,16 +245,6 @@ def test_check_reports_missing_and_corrupt(release: Path, tmp_path: Path, stub_d
     assert report["files"]["missing_files"] == ["inputs/authors/nytimes/sequence/prompt_task1.txt"]
 
 
-def test_check_without_dataset_loaders(release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "distalign.datasets", None)  # import raises ImportError
-    dest = tmp_path / "repo"
-    fetch(rows(), str(release), dest)
-    report, ok = check_mod.check(rows(), dest)
-    assert ok
-    assert report["datasets"]["opinionqa"]["questions"] is None and "not importable" in report["datasets"][
-        "opinionqa"]["note"]
-
-
 def test_cli_check_prints_one_json_object(release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str], stub_datasets: None) -> None:
     monkeypatch.setattr(cli, "load_manifest", rows)

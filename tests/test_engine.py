@@ -8,8 +8,9 @@ import random
 import pytest
 
 from distalign.backends.base import Backend, BackendError, TransientError
-from distalign.cache import NullCache, ResponseCache
 from distalign.engine import Executor, RetryPolicy
+from distalign.engine.cache import NullCache, ResponseCache
+from distalign.redact import MASK
 from distalign.types import Capabilities, Completion, Message, Request
 
 
@@ -136,4 +137,4 @@ def test_error_messages_are_scrubbed(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-" "test-abcdefghijklmnopqrstuvwxyz")
     backend = Scripted([BackendError("Incorrect API key provided: sk-" "test-abcdefghijklmnopqrstuvwxyz")])
     out = run(Executor(backend, NullCache(), sleep=FakeSleep()).run(req()))
-    assert "abcdefghij" not in out.error and "***" in out.error
+    assert "abcdefghij" not in out.error and MASK in out.error

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from distalign.evaluation import evaluate
-from distalign.leaderboards import Outputs, build
+from distalign.evaluation.leaderboards import Outputs, build
 
 ROOT = Path(os.environ.get("DISTALIGN_DATA_DIR", Path(__file__).resolve().parents[1]))
 pytestmark = [pytest.mark.data, pytest.mark.skipif(not (ROOT / "results/opinionqa").is_dir(),

@@ -12,7 +12,7 @@ import pytest
 
 from distalign.expression import METHODS, get_method
 from distalign.expression.base import MethodConfig
-from distalign.names import GENERATED_OUTPUT_TYPES
+from distalign.names import PAPER_GENERATED
 from distalign.types import Capabilities, Completion, Distribution, Message, SurveyItem
 
 ITEM = SurveyItem("opinionqa", "Q1", "Do you like rain?", ("No", "Refused ", "Yes"), "SEX", "Female", "Female",
@@ -33,7 +33,8 @@ def probs(parsed: object) -> list[float]:
 
 # ---- registry and capabilities ------------------------------------------------------------------------------
 def test_registry_covers_generated_output_types() -> None:
-    assert sorted(METHODS) == sorted(GENERATED_OUTPUT_TYPES)
+    assert set(PAPER_GENERATED) <= set(METHODS)
+    assert {"independent_samples", "option_likelihood"} <= set(METHODS)
     assert all(get_method(k).output_type == k for k in METHODS)
     with pytest.raises(ValueError, match="valid: express_distribution, independent_samples"):
         get_method("rescaled_model_logprobs")

@@ -13,7 +13,7 @@ import pytest
 
 from distalign import datasets
 from distalign.calibration import calibrate
-from distalign.datasets.base import NONE_GROUP, SurveyDataset, normalized
+from distalign.datasets.base import NONE_GROUP, SurveyDataset, from_counts
 from distalign.evaluation import evaluate
 from distalign.generate import RunConfig, run
 from distalign.results import ResultKey, read_results, result_path
@@ -42,7 +42,7 @@ class Pets(SurveyDataset):
 
     def item(self, qid: str, group: str, demographic: str) -> SurveyItem:
         rec = self._json("pets/data.json")[qid]
-        truth = None if group == NONE_GROUP else normalized(rec[demographic], f"pets/data.json[{qid!r}]")
+        truth = None if group == NONE_GROUP else from_counts(rec[demographic], f"pets/data.json[{qid!r}]")
         persona = "" if group == NONE_GROUP else f"{demographic} residents"
         return SurveyItem(self.name, qid, rec["text"], tuple(rec["options"]), group, demographic, persona, truth)
 

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from test_resume import CONCURRENCY, N_REQUESTS, calls, command, results
 
-from distalign.cache import ResponseCache
+from distalign.engine.cache import ResponseCache
+from distalign.engine.runlog import read_log
 from distalign.results import read_results, scan
-from distalign.runlog import read_log
 from tests.generate_standins import write_tiny_oqa
 
 SEEDS = (0, 1, 2)
@@ -94,7 +94,7 @@ def test_sigkill_at_random_moments_then_rerun(tmp_path: Path, reference, seed: i
 
 
 def test_log_partial_line_is_cut_when_reopened(tmp_path: Path) -> None:
-    from distalign.runlog import RunLog
+    from distalign.engine.runlog import RunLog
 
     path = tmp_path / "x.jsonl"
     path.write_text('{"a": 1}\n{"b": 2}\n{"c": ')  # a writer killed mid-line (older versions)

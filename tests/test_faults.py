@@ -25,10 +25,10 @@ import pytest
 from fakeservers import FakeOpenAI
 from generate_standins import write_tiny_oqa
 
-from distalign.cache import ResponseCache
+from distalign.engine.cache import ResponseCache
+from distalign.engine.runlog import read_log
 from distalign.generate import runner
 from distalign.results import read_results, scan
-from distalign.runlog import read_log
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -20,6 +20,7 @@ from distalign import figures  # noqa: E402
 from distalign.figures import data, plots  # noqa: E402
 from distalign.figures.__main__ import main  # noqa: E402
 from distalign.figures.style import split_model_method  # noqa: E402
+from distalign.names import METHOD_DESCRIPTIONS  # noqa: E402
 from distalign.results import ResultKey, result_path, write_results  # noqa: E402
 
 MODELS = {"gpt-4": (0.229, 0.278, 0.550, 0.274), "anthropic_opus": (0.226, 0.325, None, None),
@@ -166,7 +167,7 @@ def test_breakdown_figure(results):
     fig = figures.build("breakdown", results, results.parent)
     heat = [ax for ax in fig.axes if ax.images]
     assert [ax.get_title(loc="left") for ax in heat] == ["verbalize (V)", "sequence (Seq)", "log-probs (Log-p)",
-                                                         figures.style.METHOD_NAMES["TS-Log-p"]]
+                                                         METHOD_DESCRIPTIONS["TS-Log-p"]]
     assert heat[0].images[0].get_array().shape == (3, 8)  # 3 models × (3 + 3 + 2 without GV no steering)
     assert heat[2].images[0].get_array().shape == (1, 8)  # only gpt-4 has log-probs
     assert "no steering" in tick_texts(heat[0])

@@ -11,7 +11,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import types
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,8 +19,9 @@ import pytest
 
 from distalign.backends import BackendOptions, get_backend
 from distalign.backends.base import Backend, BackendError
-from distalign.cache import ResponseCache
 from distalign.datasets import load_dataset
+from distalign.engine.cache import ResponseCache
+from distalign.engine.runlog import read_log
 from distalign.evaluation import evaluate
 from distalign.generate import (
     ResultFile,
@@ -32,8 +32,8 @@ from distalign.generate import (
     plan_cells,
     run,
 )
+from distalign.redact import MASK
 from distalign.results import read_results, scan
-from distalign.runlog import read_log
 from distalign.types import Capabilities, Completion, Request
 from tests.generate_standins import plugins, write_tiny_oqa
 
@@ -294,10 +294,10 @@ def test_log_records_and_no_secrets(tmp_path, data, monkeypatch):
     assert first["parse_ok"] is True and set(first["distribution"]) == {"A", "B", "C"}
     assert first["cached"] is False and first["ok"] is True and "truth" not in first
     results = [p for _, p in scan(cfg.results_dir)]
-    assert results and "***" in read_results(results[0])["Q0_W1"]["response"][0]
+    assert results and MASK in read_results(results[0])["Q0_W1"]["response"][0]
     for path in [log, cfg.cache_path, *results]:
         assert b"THISISNOTAREALKEY" not in path.read_bytes()
-    assert "***" in first["response"]
+    assert MASK in first["response"]
 
 
 # --- dry run, batch API -----------------------------------------------------------------------------------
@@ -305,8 +305,8 @@ def test_dry_run_counts_without_building_backends(tmp_path, data, capsys):
     def no_backend(model, options):
         raise AssertionError("dry run must not build a backend")
 
-    caps = {"fake/oracle": Capabilities(logprobs=True, max_top_logprobs=20), "gpt-4": Capabilities(),
-            "openai/new-model": Capabilities()}
+    caps = {"fake/oracle": Capabilities(logprobs=True, max_top_logprobs=20), "gpt-4": Capabilities(priced=True),
+            "openai/new-model": Capabilities(priced=True)}
     p = plugins(get_backend=no_backend, capabilities=lambda model, options: caps[model])
     cfg = config(tmp_path, data, models=("fake/oracle", "gpt-4", "openai/new-model"),
                  output_types=("model_logprobs", "independent_samples"), n_samples=3)
@@ -332,18 +332,15 @@ def test_batch_api_pass_fills_the_cache_first(tmp_path, data, monkeypatch):
         for r in requests:
             cache.put(cache.key(backend.cache_identity(), r), await backend.complete(r))
 
-    monkeypatch.setitem(sys.modules, "distalign.batch", types.SimpleNamespace(run_batches=run_batches))
+    monkeypatch.setattr("distalign.generate.runner.run_batches", run_batches)
     opts = BackendOptions(extra=(("batch_api", "1"),))
     cfg = config(tmp_path, data, batch_api=True, backend_options=opts, groups=("SEX",))
     (report,) = run(cfg, plugins())
     assert seen == [11] and report.stats.sent == 0 and report.stats.cached == 11 and report.records == 11
 
 
-def test_batch_api_errors_are_clear(tmp_path, data, monkeypatch):
-    monkeypatch.setitem(sys.modules, "distalign.batch", None)  # import fails like a missing module
+def test_batch_api_errors_are_clear(tmp_path, data):
     cfg = config(tmp_path, data, batch_api=True, backend_options=BackendOptions(extra=(("batch_api", "1"),)))
-    with pytest.raises(RuntimeError, match="--batch_api needs distalign.batch"):
-        run(cfg, plugins())
     with pytest.raises(ValueError, match="fake/oracle has no batch API"):
         run(replace(cfg, backend_options=BackendOptions()), plugins())
     with pytest.raises(ValueError, match="needs the response cache"):

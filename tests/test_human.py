@@ -9,7 +9,7 @@ import pytest
 from eval_fixtures import make_data
 
 from distalign.evaluation.base import Context
-from distalign.human import ANNOTATIONS, Estimates, human_rows, question_ids, read_survey
+from distalign.evaluation.human import ANNOTATIONS, Estimates, human_rows, question_ids, read_survey
 from distalign.metrics import get_metric
 
 BLOCKS = ("Q_NoSteering", "Q135", "Q136", "Q137")

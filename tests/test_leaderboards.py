@@ -14,8 +14,8 @@ from eval_fixtures import make_data, oqa_truth, record, result_file
 
 import lm_steering_eval
 from distalign.evaluation import Evaluation
+from distalign.evaluation.leaderboards import K2S_COLUMNS, K2S_UNDEFINED, LB_COLUMNS, build, write
 from distalign.evaluation.tally import SKIP, Tally
-from distalign.leaderboards import K2S_COLUMNS, K2S_UNDEFINED, LB_COLUMNS, build, write
 from distalign.metrics import METRICS, FloatArray, Metric
 from distalign.types import TVRow
 

@@ -1,4 +1,4 @@
-"""Prompt rendering: golden prompts per dataset x task x method, template loading, prompt pieces (issue #4).
+"""Prompt rendering: golden prompts per dataset x task x method, template loading, prompt pieces.
 
 Golden files (``tests/golden/<dataset>/<task>/<output_type>.txt``) hold the exact messages a model sees for
 the toy cells of ``tests/toy_surveys.py`` with the repository's templates (``inputs/``). After an intended
@@ -18,13 +18,13 @@ import numpy as np
 import pytest
 from toy_surveys import REPO, target_item, toys
 
+from distalign.datasets import DATASETS
+from distalign.expression import get_method
 from distalign.files import DataError
-from distalign.names import PROMPT_DIRS
 from distalign.parsers import SEQUENCE_LENGTH, parse_sequence, parse_verbalized
 from distalign.prompts import (
     NotPromptable,
     context_line,
-    example_answer,
     load_template,
     percentages,
     question_block,
@@ -85,13 +85,13 @@ def test_samples_prompt_equals_logprobs_prompt() -> None:
 
 
 def test_option_likelihood_has_no_template() -> None:
-    assert load_template(INPUTS, "opinionqa", "option_likelihood", 1) == ""
+    assert load_template(INPUTS, "opinionqa", get_method("option_likelihood").template_dir, 1) == ""
     user = messages_for("opinionqa", "task1", "option_likelihood")[1].content
     assert "without its letter" in user and "Format of each example" not in user
 
 
 # ---- templates ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("dataset", sorted(PROMPT_DIRS))
+@pytest.mark.parametrize("dataset", list(DATASETS))
 @pytest.mark.parametrize("output_type", PAPER_METHODS)
 @pytest.mark.parametrize("task", (0, 1, 2))
 def test_own_templates_have_five_examples_in_format(dataset: str, output_type: str, task: int) -> None:
@@ -131,7 +131,7 @@ def test_template_trailing_separators_are_trimmed(tmp_path: Path) -> None:
 
 @pytest.mark.data
 @pytest.mark.skipif(AUTHORS is None, reason="authors' templates not fetched (python -m distalign.data fetch)")
-@pytest.mark.parametrize("dataset", sorted(PROMPT_DIRS))
+@pytest.mark.parametrize("dataset", list(DATASETS))
 @pytest.mark.parametrize("task", ("task0", "task1", "task2"))
 @pytest.mark.parametrize("output_type", PAPER_METHODS)
 def test_authors_templates_load_through_prompts_dir(dataset: str, task: str, output_type: str) -> None:
@@ -145,19 +145,22 @@ def test_authors_templates_load_through_prompts_dir(dataset: str, task: str, out
 def test_question_text_is_shown_once_without_added_question_mark() -> None:
     for text in ("Is it raining?", "Please say how you feel about rain.", "Views on rain"):
         it = target_item("opinionqa", "task1")
-        block = question_block(type(it)(it.dataset, it.qid, text, it.options, it.group, it.demographic, it.persona))
+        block = question_block(toys()["opinionqa"], type(it)(it.dataset, it.qid, text, it.options, it.group,
+                                                              it.demographic, it.persona))
         assert f"Question: {text}\n" in block and "??" not in block and ".?" not in block
 
 
 def test_question_blocks_per_dataset() -> None:
-    oqa = question_block(target_item("opinionqa", "task1"), "a member of the group \"Female\"")
+    ds = toys()
+    oqa = question_block(ds["opinionqa"], target_item("opinionqa", "task1"), "a member of the group \"Female\"")
     assert oqa.splitlines()[:3] == ["Question: How often do you cook dinner at home?", "A. A few times a week",
                                     "B. Every day"]
-    nyt = question_block(target_item("nytimes", "task0"))
+    nyt = question_block(ds["nytimes"], target_item("nytimes", "task0"))
     assert nyt.splitlines()[3] == "Question: Based on the information above, how likely are you to read this book?"
-    nyt1 = question_block(target_item("nytimes", "task1"), 'a member of the group "Republican"')
+    nyt1 = question_block(ds["nytimes"], target_item("nytimes", "task1"), 'a member of the group "Republican"')
     assert 'how likely is a member of the group "Republican" to read this book?' in nyt1
-    gv = question_block(target_item("globalvalues", "task1"), "a person from Freedonia").splitlines()
+    gv = question_block(ds["globalvalues"], target_item("globalvalues", "task1"), "a person from Freedonia")
+    gv = gv.splitlines()
     assert gv[:2] == ["How would a person from Freedonia answer the following question?",
                       "Question: Do you think your country's roads are in good or bad condition?"]
     assert gv[2:] == ["A. Good condition", "B. Bad condition", "C. DK/Refused"]
@@ -187,7 +190,8 @@ def test_percentages_sum_to_100_and_context_line() -> None:
         assert sum(pct) == 100 and all(abs(x - 100 * q) < 1 for x, q in zip(pct, p, strict=True))
     with pytest.raises(ValueError):
         percentages([0.0, 0.0])
-    line = context_line(target_item("globalvalues", "task1"), "people from Freedonia", order=[2, 0, 1])
+    line = context_line(toys()["globalvalues"], target_item("globalvalues", "task1"), "people from Freedonia",
+                        order=[2, 0, 1])
     assert line == ('Context: When this question was asked in a survey, 5% of people from Freedonia chose '
                     '"DK/Refused", 25% chose "Good condition" and 70% chose "Bad condition".')
 
@@ -195,10 +199,10 @@ def test_percentages_sum_to_100_and_context_line() -> None:
 def test_example_answers_follow_the_distribution() -> None:
     it = target_item("globalvalues", "task1")  # 25% / 70% / 5%
     rng = np.random.default_rng(1)
-    seq = example_answer(it, "sequence", rng).split()
+    seq = get_method("sequence").example_answer(it, rng).split()
     assert len(seq) == SEQUENCE_LENGTH and set(seq) <= {"A", "B", "C"} and seq.count("B") > seq.count("A")
-    assert example_answer(it, "express_distribution", rng) == '{"A": 25, "B": 70, "C": 5}'
-    assert example_answer(it, "model_logprobs", rng) in "ABC"
-    assert example_answer(it, "option_likelihood", rng) in it.options
+    assert get_method("express_distribution").example_answer(it, rng) == '{"A": 25, "B": 70, "C": 5}'
+    assert get_method("model_logprobs").example_answer(it, rng) in ("A", "B", "C")
+    assert get_method("option_likelihood").example_answer(it, rng) in it.options
     with pytest.raises(NotPromptable):
-        example_answer(target_item("globalvalues", "task0"), "sequence", rng)
+        get_method("sequence").example_answer(target_item("globalvalues", "task0"), rng)

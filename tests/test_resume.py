@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from distalign.cache import ResponseCache
+from distalign.engine.cache import ResponseCache
+from distalign.engine.runlog import read_log
 from distalign.results import scan
-from distalign.runlog import read_log
 from tests.generate_standins import write_tiny_oqa
 
 REPO = Path(__file__).resolve().parents[1]

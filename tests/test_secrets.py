@@ -26,7 +26,7 @@ import pytest
 from fakeservers import FakeAnthropic, FakeOpenAI, FakeServer, _Handler
 from generate_standins import write_tiny_oqa
 
-from distalign import batch
+from distalign.engine import batch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -167,8 +167,8 @@ def test_fetched_human_study_files_hold_no_ids(folder: str) -> None:
 def test_human_baseline_outputs_no_ids() -> None:
     from distalign.data.privacy import is_identifying
     from distalign.evaluation.base import Context
-    from distalign.human import SURVEYS, human_rows, read_survey
-    from distalign.leaderboards import eval_frame
+    from distalign.evaluation.human import SURVEYS, human_rows, read_survey
+    from distalign.evaluation.leaderboards import eval_frame
 
     for mode in ("paper", "fixed"):
         ctx = Context(ROOT)

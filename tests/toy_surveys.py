@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from distalign.datasets import DATASETS
 from distalign.datasets.base import NONE_GROUP, SurveyDataset
 from distalign.types import Distribution, SurveyItem, letters
 
@@ -25,7 +26,16 @@ def item(dataset: str, qid: str, options: tuple[str, ...], probs: tuple[float, .
 
 
 class ToySurvey(SurveyDataset):
-    """A dataset made of given cells and neighbour lists."""
+    """A dataset made of given cells and neighbour lists, worded like the registered dataset of its name.
+
+    ``ToySurvey("nytimes", ...)`` is an instance of a subclass that also inherits the wording hooks and layout
+    attributes of :class:`distalign.datasets.nytimes.NYTimes` (question lines, audience, no-steering support...).
+    """
+
+    def __new__(cls, name: str, *args: object, **kwargs: object) -> ToySurvey:
+        if cls is ToySurvey and name in DATASETS:
+            cls = type(f"Toy{DATASETS[name].__name__}", (ToySurvey, DATASETS[name]), {})
+        return super().__new__(cls)
 
     def __init__(self, name: str, cells: list[SurveyItem], neighbours: dict[str, list[SurveyItem]]) -> None:
         super().__init__(".")

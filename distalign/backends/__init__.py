@@ -1,8 +1,11 @@
-"""Backend registry: ``provider/model`` name -> backend instance, with lazy heavy imports (style 3, 6).
+"""Backend registry: ``provider/model`` name -> backend instance, with lazy heavy imports.
 
 Each provider is one module; its client library (openai, anthropic, torch, vllm) is imported only when
 that provider is asked for, so ``import distalign`` stays light and a missing optional dependency gives
-a clear message naming the extra to install.
+a clear message naming the extra to install. Whatever differs between providers (log-probs, sampling rules,
+whether the model runs in this process, whether it is priced, which environment variables hold its keys) is
+declared in its :class:`~distalign.types.Capabilities`; the variables' values are masked everywhere
+(:mod:`distalign.redact`) from the moment a backend or its capabilities are looked up.
 
 >>> get_backend("nope/model")
 Traceback (most recent call last):
@@ -17,6 +20,7 @@ from collections.abc import Callable
 
 from distalign.backends.base import Backend, BackendError, BackendOptions, TransientError
 from distalign.names import resolve_model
+from distalign.redact import watch
 from distalign.types import Capabilities
 
 __all__ = ["BACKENDS", "Backend", "BackendError", "BackendOptions", "TransientError", "get_backend",
@@ -56,7 +60,9 @@ def get_backend(name: str, options: BackendOptions | None = None) -> Backend:
         hint = f" (pip install 'distalign[{extra}]')" if extra else ""
         raise BackendError(f"backend {provider!r} needs a package that is not installed: {e.name}{hint}") from e
     factory: Callable[[str, BackendOptions], Backend] = getattr(module, factory_name)
-    return factory(model, options or BackendOptions())
+    backend = factory(model, options or BackendOptions())
+    watch(*backend.capabilities.key_env)  # before it can send or echo anything
+    return backend
 
 
 def model_capabilities(model: str, options: BackendOptions | None = None) -> Capabilities:
@@ -74,5 +80,6 @@ def model_capabilities(model: str, options: BackendOptions | None = None) -> Cap
         module = importlib.import_module(BACKENDS[provider][0])
         if hasattr(module, "capabilities"):
             caps: Capabilities = module.capabilities(name, options)
+            watch(*caps.key_env)
             return caps
     return get_backend(model, options).capabilities

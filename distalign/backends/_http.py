@@ -2,11 +2,9 @@
 
 The run engine retries; backends only *classify*. A failure is a :class:`TransientError` when waiting
 may help (429, 408, 409, 5xx, 529 overloaded, timeouts, dropped connections, a garbled body) and a plain
-:class:`BackendError` otherwise (400, 401, 403, 404, 422). Every message passes through :func:`redact`
-so no API key can reach a log, a cache or a result file.
+:class:`BackendError` otherwise (400, 401, 403, 404, 422). Every message passes through
+:func:`distalign.redact.redact`, so no API key can reach a log, a cache or a result file.
 
->>> redact("Incorrect API key provided: sk-" "proj-abcdefghijklmnop", secrets=())
-'Incorrect API key provided: [redacted]'
 >>> retry_after({"retry-after": "7"}), retry_after({"retry-after-ms": "1500"}), retry_after({})
 (7.0, 1.5, None)
 """
@@ -15,7 +13,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -24,20 +21,11 @@ from types import ModuleType
 from typing import Any
 
 from distalign.backends.base import BackendError, TransientError
+from distalign.redact import redact
 from distalign.types import Capabilities
 
 TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
-KEY_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HF_TOKEN", "OPENROUTER_API_KEY", "TOGETHER_API_KEY")
-_KEY_PATTERN = re.compile(r"\b(sk|sk-ant|sk-proj|hf|key)[-_][A-Za-z0-9_\-*.]{8,}")
 _MAX_MESSAGE = 300
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with API keys (known values from the environment and key-shaped strings) replaced."""
-    known = [s for s in (*secrets, *(os.environ.get(v, "") for v in KEY_ENV_VARS)) if len(s) >= 6]
-    for secret in sorted(known, key=len, reverse=True):
-        text = text.replace(secret, "[redacted]")
-    return _KEY_PATTERN.sub("[redacted]", text)
 
 
 def retry_after(headers: Mapping[str, str] | None) -> float | None:
@@ -95,7 +83,7 @@ def truncate_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
 
 # --- per-model capability rules ----------------------------------------------------------------------------
 Rule = tuple[str, Mapping[str, Any]]  # (regex matched at the start of the model name, Capabilities overrides)
-CAPABILITY_FIELDS = tuple(f.name for f in fields(Capabilities))
+CAPABILITY_FIELDS = tuple(f.name for f in fields(Capabilities) if f.name != "key_env")  # settable flags
 
 
 def apply_rules(model: str, base: Capabilities, rules: Iterable[Rule]) -> Capabilities:

@@ -48,7 +48,7 @@ EXTRA_KEYS = (*CAPABILITY_FIELDS, "base_url", "api_key_env")
 
 BASE_CAPS = Capabilities(logprobs=False, max_top_logprobs=0, temperature=True, top_p=True,
                          temperature_with_top_p=True, seed=False, json_output=False, n_samples=False,
-                         chat_template=True, batch_api=True)
+                         chat_template=True, batch_api=True, priced=True)
 NO_SAMPLING = {"temperature": False, "top_p": False, "temperature_with_top_p": False}
 ANTHROPIC_RULES: tuple[Rule, ...] = (
     (r"claude-(opus|sonnet|haiku)-4-[7-9](?!\d)|claude-(opus|sonnet|haiku)-([5-9]|\d\d)|claude-(fable|mythos)",
@@ -72,7 +72,8 @@ class AnthropicBackend(Backend):
         self.extra = parse_extra(options.extra, EXTRA_KEYS)
         self.base_url = self.extra.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or None
         caps = apply_rules(model, BASE_CAPS, ANTHROPIC_RULES)
-        self.capabilities = Capabilities(**{**caps.__dict__, **capability_overrides(self.extra)})
+        key_env = (self.extra.get("api_key_env", "ANTHROPIC_API_KEY"),)
+        self.capabilities = Capabilities(**{**caps.__dict__, **capability_overrides(self.extra), "key_env": key_env})
         self._client: anthropic.AsyncAnthropic | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from distalign.backends.base import Backend, BackendError, BackendOptions, TransientError
-from distalign.cache import request_key
+from distalign.engine.cache import request_key
 from distalign.parsers import SEQUENCE_LENGTH
 from distalign.types import LETTERS, Capabilities, Completion, Request
 

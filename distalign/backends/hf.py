@@ -52,7 +52,8 @@ GATHER_S = 0.02  # the worker runs a batch once it is full or no request has arr
 MIN_SHARED_PREFIX = 64  # tokens rows must share before their common prefix is computed once for all of them
 HF_CAPS = Capabilities(logprobs=True, max_top_logprobs=MAX_TOP_LOGPROBS, temperature=True, top_p=False,
                        temperature_with_top_p=False, seed=True, json_output=False, n_samples=False,
-                       chat_template=True, batch_api=False, option_scores=True, exact_letter_probs=True)
+                       chat_template=True, batch_api=False, option_scores=True, exact_letter_probs=True,
+                       in_process=True, key_env=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"))
 
 
 def capabilities(model: str, options: BackendOptions) -> Capabilities:

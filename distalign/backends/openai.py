@@ -48,7 +48,7 @@ EXTRA_KEYS = (*CAPABILITY_FIELDS, "api_key_env", "reasoning", "reasoning_tokens"
 
 CHAT_CAPS = Capabilities(logprobs=True, max_top_logprobs=20, temperature=True, top_p=True,
                          temperature_with_top_p=True, seed=True, json_output=True, n_samples=True,
-                         chat_template=True, batch_api=True)
+                         chat_template=True, batch_api=True, priced=True)
 REASONING = {"logprobs": False, "max_top_logprobs": 0, "temperature": False, "top_p": False,
              "temperature_with_top_p": False, "seed": False}
 REASONING_PATTERN = r"(o1|o3|o4)(-|$)|gpt-5(?!-chat)|gpt-6"
@@ -60,7 +60,7 @@ OPENAI_RULES: tuple[Rule, ...] = (
 )
 COMPAT_CAPS = Capabilities(logprobs=True, max_top_logprobs=20, temperature=True, top_p=True,
                            temperature_with_top_p=True, seed=True, json_output=True, n_samples=True,
-                           chat_template=True, batch_api=False)
+                           chat_template=True, batch_api=False, priced=True)
 
 
 def _public_url(url: str) -> str:
@@ -121,6 +121,7 @@ class OpenAIBackend(Backend):
         if self.options.max_top_logprobs is not None:
             overrides["max_top_logprobs"] = self.options.max_top_logprobs
         overrides.update(capability_overrides(self.extra))
+        overrides["key_env"] = (self.extra.get("api_key_env", "OPENAI_API_KEY"),)
         return Capabilities(**{**caps.__dict__, **overrides})
 
     def cache_identity(self) -> str:

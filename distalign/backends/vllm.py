@@ -39,7 +39,8 @@ ENGINE_KEYS = ("pipeline_parallel_size", "distributed_executor_backend", "max_mo
 EXTRA_KEYS = (*ENGINE_KEYS, "gather_ms")
 VLLM_CAPS = Capabilities(logprobs=True, max_top_logprobs=20, temperature=True, top_p=True,
                          temperature_with_top_p=True, seed=True, json_output=False, n_samples=True,
-                         chat_template=True, batch_api=False, option_scores=True, exact_letter_probs=True)
+                         chat_template=True, batch_api=False, option_scores=True, exact_letter_probs=True,
+                         in_process=True, key_env=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"))
 
 
 def import_vllm() -> Any:

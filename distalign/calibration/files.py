@@ -17,15 +17,15 @@ from typing import Any
 import numpy as np
 
 from distalign.calibration.fit import MODES, Fit, Rows, fit_pool, rescale
-from distalign.datasets import NONE_GROUP, load_dataset
+from distalign.datasets import DATASETS, NONE_GROUP, load_dataset
 from distalign.files import atomic_open
-from distalign.names import DATASETS, TASK_DIRS
+from distalign.names import RESCALED, task_dirs
 from distalign.results import ResultKey, read_results, result_path, write_results
 
 SOURCE = "model_logprobs"
 # Output folder per mode: the paper's transductive fit keeps the original name (and reproduces the released
 # files); the cross-fitted one gets its own, so neither overwrites the other or the released data.
-TARGETS = {"paper": "rescaled_model_logprobs", "fixed": "rescaled_model_logprobs_cv"}
+TARGETS = RESCALED
 PAPER_TASK0_TRUTH = "expected_results_POLPARTY_Democrat"  # the original's task0 reference, for every demographic
 
 
@@ -51,16 +51,16 @@ def rescale_record(rec: dict[str, Any], temperature: float, mode: str) -> dict[s
     return out
 
 
-def logprob_models(results_dir: Path | str, datasets: Iterable[str] = DATASETS) -> list[str]:
-    """Every model folder that holds ``model_logprobs`` results in one of ``datasets``."""
-    found = {p.name for d in datasets for p in (Path(results_dir) / d / SOURCE).glob("*") if p.is_dir()}
+def logprob_models(results_dir: Path | str, datasets: Iterable[str] | None = None) -> list[str]:
+    """Every model folder that holds ``model_logprobs`` results in one of ``datasets`` (default: all registered)."""
+    found = {p.name for d in (datasets or DATASETS) for p in (Path(results_dir) / d / SOURCE).glob("*") if p.is_dir()}
     return sorted(found)
 
 
 def logprob_tasks(results_dir: Path | str, dataset: str, model: str) -> list[str]:
     """The task folders (``task0``, ``task1``, ``task3_easy_hard``, ...) of a model's ``model_logprobs``."""
     base = Path(results_dir) / dataset / SOURCE / model
-    return [t for t in TASK_DIRS if (base / t).is_dir()]
+    return [t for t in task_dirs() if (base / t).is_dir()]
 
 
 def pool_files(results_dir: Path | str, pool: tuple[str, str, str], demographics: Sequence[tuple[str, str]],
@@ -113,7 +113,7 @@ def write_pool(files: Sequence[tuple[Path, ResultKey, str]], temps: dict[str, fl
 
 
 def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_dir: Path | str = ".",
-              models: Sequence[str] | None = None, datasets: Sequence[str] = DATASETS, mode: str = "fixed",
+              models: Sequence[str] | None = None, datasets: Sequence[str] | None = None, mode: str = "fixed",
               folds: int = 5, seed: int = 0, overwrite: bool = False) -> list[Fit]:
     """Fit and write rescaled log-probs for every (model, dataset, task) pool; write the fits CSV.
 
@@ -127,7 +127,7 @@ def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_d
             (default ``results_dir``).
         data_dir: the data root (it names each dataset's evaluated demographics).
         models: model folders (default: every one with ``model_logprobs`` results).
-        datasets: dataset keys.
+        datasets: dataset keys (default: every registered dataset, :data:`distalign.datasets.DATASETS`).
         mode: ``paper`` or ``fixed``.
         folds: cross-fitting folds (fixed mode; ``1`` fits on all questions).
         seed: seed of the fold assignment.
@@ -140,8 +140,10 @@ def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_d
         raise ValueError(f"unknown mode {mode!r}; valid: {list(MODES)}")
     out_dir = Path(out_dir if out_dir is not None else results_dir)
     fits: list[Fit] = []
-    demographics = {d: load_dataset(d, data_dir).demographics() for d in datasets}
-    for pool in _pools(results_dir, models, datasets):
+    demographics: dict[str, list[tuple[str, str]]] = {}  # loaded for the datasets that have log-prob results
+    for pool in _pools(results_dir, models, list(datasets or DATASETS)):
+        if pool[1] not in demographics:
+            demographics[pool[1]] = load_dataset(pool[1], data_dir).demographics()
         files = pool_files(results_dir, pool, demographics[pool[1]], mode)
         rows = pool_rows(files)
         if not rows.qids or _kept(files, out_dir, mode, overwrite):

@@ -1,9 +1,15 @@
-"""The dataset interface: one small abstract class, one file per dataset (SPEC §2; style 3-4).
+"""The dataset interface: one small abstract class, one file per dataset (docs/original.md §2).
 
 A dataset answers four questions: which questions are evaluated (in result-file order), which
 (group, demographic) pairs are evaluated by default, what one (question, demographic) cell looks like
 (options in prompt order and the human distribution), and which related questions serve as few-shot
 examples for that cell. Everything else is derived here.
+
+A dataset also owns its wording and layout, through attributes and hooks whose defaults suit a plain
+multiple-choice survey: how a question is shown (:meth:`SurveyDataset.question_lines`), the field description
+of its examples (:meth:`~SurveyDataset.format_lines`), who a steered prompt is about
+(:meth:`~SurveyDataset.audience`), the opening sentence, the lead of a context line, whether it has a
+no-steering task, whether its few-shot neighbours come ranked, and an extra result folder (``wave``).
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from distalign.files import DataError, read_json
-from distalign.types import Distribution, SurveyItem, letters
+from distalign.metrics import normalized
+from distalign.types import Audience, Distribution, SurveyItem, letters
 
 NONE_GROUP = "NONE"  # no steering: one prompt per question, evaluated against every demographic
 
@@ -22,6 +29,11 @@ class SurveyDataset(ABC):
     """A survey dataset under a data root (the folder holding ``opinions_qa/``, ``nytimes/``, ``Global_Values/``)."""
 
     name: str = ""
+    wave: str = ""  # a result folder between the task and the group (OpinionQA's survey wave), if any
+    no_steering: bool = True  # has a no-steering task (task0); GlobalValues has none
+    ranked_neighbours: bool = False  # neighbours come ranked for the cell: the first ones are the examples
+    opening: str = "You will see a multiple-choice survey question."
+    context_lead: str = "When this question was asked in a survey"  # how a context line starts
 
     def __init__(self, root: Path | str) -> None:
         self.root = Path(root)
@@ -42,6 +54,19 @@ class SurveyDataset(ABC):
     @abstractmethod
     def neighbours(self, qid: str, group: str, demographic: str) -> list[SurveyItem]:
         """Few-shot candidates for a cell, most text-similar first, carrying the group's distribution."""
+
+    # ---- wording (override to change how the dataset is shown) -----------------------------------
+    def question_lines(self, item: SurveyItem, member: str | None) -> list[str]:
+        """The lines shown before the lettered options; ``member`` names who answers in steered prompts."""
+        return [*detail_lines(item), f"Question: {item.text.strip()}"]
+
+    def format_lines(self, member: bool) -> list[str]:
+        """The field description of :meth:`question_lines` for the examples' format (``${...}`` placeholders)."""
+        return ["Question: ${question}"]
+
+    def audience(self, name: str, fictitious: bool) -> Audience:
+        """Noun phrases naming the group ``name`` (``fictitious``: a made-up name of the ablation)."""
+        return Audience(f'members of the group "{name}"', f'member of the group "{name}"')
 
     # ---- derived helpers -----------------------------------------------------------------------
     def all_demographics(self) -> dict[str, list[str]]:
@@ -69,19 +94,22 @@ class SurveyDataset(ABC):
         return self._cache[path]
 
 
-def normalized(counts: list[float], where: str) -> Distribution | None:
+def detail_lines(item: SurveyItem) -> list[str]:
+    """The item's labelled fields (``Book Title: ...``), one per line."""
+    return [f"{label}: {value.strip()}" for label, value in item.details]
+
+
+def from_counts(counts: list[float], where: str) -> Distribution | None:
     """Counts -> a distribution lettered A, B, ...; ``None`` when there are no respondents.
 
-    >>> normalized([1.0, 3.0], "x")
+    >>> from_counts([1.0, 3.0], "x")
     Distribution(letters=('A', 'B'), probs=(0.25, 0.75))
-    >>> normalized([], "x") is None
+    >>> from_counts([], "x") is None
     True
     """
     values = [_number(c, where) for c in counts]
-    total = sum(values)
-    if total <= 0:
-        return None
-    return Distribution(letters(len(values)), tuple(v / total for v in values))
+    probs = normalized(values)
+    return None if probs is None else Distribution(letters(len(values)), tuple(probs))
 
 
 def _number(value: Any, where: str) -> float:

@@ -1,4 +1,4 @@
-"""GlobalValues: 100 GlobalOpinionQA questions, three countries per question (SPEC §2.3).
+"""GlobalValues: 100 GlobalOpinionQA questions, three countries per question (docs/original.md §2.3).
 
 Source: ``Global_Values/data/data.json`` and ``Global_Values/data/question_similarity.json``.
 Quirks handled here:
@@ -9,7 +9,9 @@ Quirks handled here:
   "0" is a different country for different questions; persona prompts use the country name;
 * the truth is ``record[country]`` as stored (it may sum to 0.998-1.002);
 * few-shot neighbours come from the whole GlobalOpinionQA pool via ``question_similarity.json``,
-  each with the country's own option list and distribution.
+  each with the country's own option list and distribution, already ranked for the country;
+* there is no no-steering task (the groups are per-question countries), and steered prompts speak of
+  "people from <country>".
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import ast
 from distalign.datasets.base import NONE_GROUP, SurveyDataset, stored
 from distalign.files import DataError, require
 from distalign.names import GV_WAVE
-from distalign.types import SurveyItem
+from distalign.types import Audience, SurveyItem
 
 DATA = "Global_Values/data/data.json"
 SIMILARITY = "Global_Values/data/question_similarity.json"
@@ -49,6 +51,23 @@ class GlobalValues(SurveyDataset):
     """The GlobalOpinionQA subset of the paper."""
 
     name = "globalvalues"
+    no_steering = False
+    ranked_neighbours = True
+
+    def question_lines(self, item: SurveyItem, member: str | None) -> list[str]:
+        """With ``member``, a line asking how that person would answer; then the question."""
+        ask = [f"How would {member} answer the following question?"] if member else []
+        return [*ask, f"Question: {item.text.strip()}"]
+
+    def format_lines(self, member: bool) -> list[str]:
+        """The country line of steered prompts, then the question."""
+        ask = ["How would a person from ${country} answer the following question?"] if member else []
+        return [*ask, "Question: ${question}"]
+
+    def audience(self, name: str, fictitious: bool) -> Audience:
+        """People from a country (a made-up one is quoted as such)."""
+        place = f'the country "{name}"' if fictitious else name
+        return Audience(f"people from {place}", f"person from {place}")
 
     def question_ids(self) -> list[str]:
         """The 100 question texts in file order."""

@@ -1,26 +1,40 @@
-"""NYT book opinions: 235 NYT "10 Best Books" titles, 4-point likelihood-to-read (SPEC §2.2).
+"""NYT book opinions: 235 NYT "10 Best Books" titles, 4-point likelihood-to-read (docs/original.md §2.2).
 
 Source: ``nytimes/<GROUP>_data.json`` (``NONE``, ``POLPARTY``, ``SEX``; the files are identical) and
 ``nytimes/question_similarity_top10.json``. Options are always the four Likert labels in fixed order
 (A = "1: Very unlikely" ... D = "4: Very likely"); an unobserved label has count 0. Groups: POLPARTY
 {Democrat, Republican} and SEX {Male, Female}. The question key is the book title; title, genre and
-summary are shown before the question.
+summary are shown before the question, which asks how likely the reader (or the steered group's member) is
+to read the book.
 """
 
 from __future__ import annotations
 
-from distalign.datasets.base import NONE_GROUP, SurveyDataset, normalized
+from distalign.datasets.base import NONE_GROUP, SurveyDataset, detail_lines, from_counts
 from distalign.files import DataError, require
 from distalign.types import SurveyItem
 
 GROUPS = {"POLPARTY": ("Democrat", "Republican"), "SEX": ("Male", "Female")}
 LIKERT = ("1: Very unlikely", "2: Somewhat unlikely", "3: Somewhat likely", "4: Very likely")
+QUESTION = "Based on the information above, how likely {who} to read this book?"
 
 
 class NYTimes(SurveyDataset):
     """The NYT book-opinion dataset of the paper."""
 
     name = "nytimes"
+    opening = "You will see the description of a book and a multiple-choice survey question about it."
+    context_lead = "Asked in a survey how likely they were to read this book"
+
+    def question_lines(self, item: SurveyItem, member: str | None) -> list[str]:
+        """The book's title, genre and summary, then how likely you (or ``member``) would be to read it."""
+        who = f"is {member}" if member else "are you"
+        return [*detail_lines(item), f"Question: {QUESTION.format(who=who)}"]
+
+    def format_lines(self, member: bool) -> list[str]:
+        """The book fields, then the question."""
+        return ["Book Title: ${book title}", "Book Genre: ${book genre}", "Book Summary: ${book summary}",
+                "Question: ${question}"]
 
     def _file(self, group: str) -> dict[str, dict]:
         if group != NONE_GROUP and group not in GROUPS:
@@ -49,7 +63,7 @@ class NYTimes(SurveyDataset):
             counts = require(rec, demographic, where)
             if not isinstance(counts, dict):
                 raise DataError(f"{where}[{demographic!r}]: expected Likert counts")
-            truth = normalized([counts.get(o, 0) for o in options], f"{where}[{demographic!r}]")
+            truth = from_counts([counts.get(o, 0) for o in options], f"{where}[{demographic!r}]")
         persona = "" if group == NONE_GROUP else demographic
         return SurveyItem(self.name, qid, qid, options, group, demographic, persona, truth, details)
 

@@ -14,7 +14,7 @@ Quirks handled here:
 
 from __future__ import annotations
 
-from distalign.datasets.base import NONE_GROUP, SurveyDataset, normalized
+from distalign.datasets.base import NONE_GROUP, SurveyDataset, from_counts
 from distalign.files import DataError, require
 from distalign.names import OQA_POOL, OQA_WAVE
 from distalign.types import SurveyItem
@@ -30,6 +30,7 @@ class OpinionQA(SurveyDataset):
     """The OpinionQA subset of the paper."""
 
     name = "opinionqa"
+    wave = OQA_WAVE
 
     def _file(self, group: str, pool: bool = False) -> dict[str, dict]:
         if group not in GROUPS:
@@ -87,7 +88,7 @@ class OpinionQA(SurveyDataset):
         counts = require(rec, "Democrat" if group == NONE_GROUP else demographic, where)
         if not isinstance(counts, dict):
             raise DataError(f"{where}[{demographic!r}]: expected option counts, found {type(counts).__name__}")
-        truth = None if group == NONE_GROUP else normalized(list(counts.values()), f"{where}[{demographic!r}]")
+        truth = None if group == NONE_GROUP else from_counts(list(counts.values()), f"{where}[{demographic!r}]")
         options = tuple(counts) if (truth is not None or group == NONE_GROUP) else ()
         persona = "" if group == NONE_GROUP else demographic
         return SurveyItem(self.name, qid, text, options, group, demographic, persona, truth)

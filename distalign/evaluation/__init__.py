@@ -2,7 +2,7 @@
 
 :func:`evaluate` reads every result file under ``results_dir`` once (:func:`distalign.results.scan`: every
 model, method, task and group found there, no hard-coded list), scores it with the semantics of ``mode``
-and returns an :class:`Evaluation`; :mod:`distalign.leaderboards` turns that into the CSVs and
+and returns an :class:`Evaluation`; :mod:`distalign.evaluation.leaderboards` turns that into the CSVs and
 ``leaderboard.md``. Two modes, one interface (:class:`~distalign.evaluation.base.Semantics`):
 
 * ``paper`` (:mod:`~distalign.evaluation.paper`): the original release's semantics, quirks included;
@@ -23,6 +23,7 @@ from pathlib import Path
 
 from distalign.evaluation.base import Context, Semantics
 from distalign.evaluation.fixed import FixedSemantics
+from distalign.evaluation.human import human_rows
 from distalign.evaluation.paper import PaperSemantics
 from distalign.evaluation.tally import SKIP, Tally
 from distalign.files import DataError
@@ -88,8 +89,6 @@ def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed",
         rows += _file_rows(semantics, key, path, strict)
     rows = semantics.finish(rows) + semantics.simulated_rows()
     if human:
-        from distalign.human import human_rows
-
         rows += human_rows(mode, Path(results_dir), Path(data_dir), ctx)
     return Evaluation(mode, seed, rows, list(scan_na(results_dir)), ctx.tally, metric)
 

@@ -15,7 +15,7 @@ What differs from paper mode (each item is one row of the errata table):
 * no-steering (task0) outputs are scored against each group's own distribution aligned by option *text*
   (the prompt showed the Democrat dict's options, or the record's ``options``), over the union of options;
 * option-count mismatches are skipped and counted, never silently dropped; NYT rows are not duplicated;
-* simulated references come from the ground truth alone (:func:`~distalign.baselines.truth_simulated`);
+* simulated references come from the ground truth alone (:func:`~distalign.evaluation.baselines.truth_simulated`);
 * every cell (model, simulated and human rows) is scored by the run's metric (``--metric``, TV by default).
 """
 
@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from distalign.baselines import FIXED_KINDS, truth_simulated
 from distalign.bootstrap import child_rng
 from distalign.datasets import NONE_GROUP
 from distalign.evaluation.base import Records, Semantics, is_own, make_row, response_text, shown_options, vector, where
+from distalign.evaluation.baselines import FIXED_KINDS, truth_simulated
 from distalign.evaluation.tally import CHECK, INFO, PARSE_FAILURE, SKIP
 from distalign.files import DataError
 from distalign.metrics import align_by_text, normalized

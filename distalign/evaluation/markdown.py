@@ -15,7 +15,7 @@ import pandas as pd
 
 from distalign.evaluation import Evaluation
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
-from distalign.names import DATASET_LABELS, HEADLINE_TASKS, METHOD_LABELS, STEERING_LABELS, model_label, steering_of
+from distalign.names import HEADLINE_TASKS, STEERING_LABELS, dataset_label, method_label, model_label, steering_of
 
 REFERENCE_LABELS = {
     "ground_truth": "sampling floor: 30 answers drawn from the truth",
@@ -74,7 +74,7 @@ def _grid(head: pd.DataFrame, gap: pd.DataFrame, fmt: str) -> tuple[list[str], l
     models = [m for m in dict.fromkeys(head["model"]) if m]
     methods = list(dict.fromkeys(head.loc[head["model"] != "", "output_type"]))
     gaps = dict(zip(gap["Model Name"], gap["K2S Mean"], strict=True))
-    header = ["Model", *(METHOD_LABELS.get(o, o) for o in methods)] + (["K2S"] if fmt == "score" else [])
+    header = ["Model", *(method_label(o) for o in methods)] + (["K2S"] if fmt == "score" else [])
     rows = []
     for m in models:
         mine = head[head["model"] == m].set_index("output_type")
@@ -89,7 +89,8 @@ def _not_applicable(head: pd.DataFrame) -> list[str]:
     empty = head[~np.isfinite(head["Alignment Mean"]) & head["note"].astype(str).str.startswith("n/a:")]
     methods: dict[tuple[str, str], list[str]] = {}
     for _, r in empty.iterrows():
-        methods.setdefault((r["model"], r["note"][4:].strip()), []).append(METHOD_LABELS.get(r["output_type"], ""))
+        label = method_label(r["output_type"]) if r["output_type"] else ""
+        methods.setdefault((r["model"], r["note"][4:].strip()), []).append(label)
     return [f"- n/a — {model_label(m)}, {', '.join(ms)}: {why}" for (m, why), ms in methods.items()]
 
 
@@ -112,7 +113,7 @@ def _humans(allb: pd.DataFrame) -> str:
     both = human[human["Dataset"] == "both"]
     if len(both):
         rows.append(["persona + few-shot", *([""] * len(datasets)), cell(both.iloc[0])])
-    return table(["Human estimate (k = 4)", *(DATASET_LABELS.get(d, d) for d in datasets), "OQA & NYT ½ each"], rows)
+    return table(["Human estimate (k = 4)", *(dataset_label(d) for d in datasets), "OQA & NYT ½ each"], rows)
 
 
 def _footer(ev: Evaluation) -> list[str]:

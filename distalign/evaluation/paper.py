@@ -13,7 +13,7 @@ Reproduces the released eval CSV and leaderboards from the released generations:
   SPEC §7.1), NYT task0 against the stored ``expected_results_<GROUP>_<dem>``;
 * NYT steered rows are duplicated once per group folder (SPEC §7.3);
 * simulated rows come from GPT-3.5's sequence outputs (task0 for OQA/NYT, task1 for GlobalValues), with
-  the ground-truth simulation's early stop (:func:`~distalign.baselines.paper_simulated`).
+  the ground-truth simulation's early stop (:func:`~distalign.evaluation.baselines.paper_simulated`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from distalign.baselines import PAPER_KINDS, paper_simulated
 from distalign.bootstrap import child_rng
 from distalign.datasets.opinionqa import OpinionQA
 from distalign.evaluation.base import Records, Semantics, is_own, make_row, response_text, vector, where
+from distalign.evaluation.baselines import PAPER_KINDS, paper_simulated
 from distalign.evaluation.tally import CHECK, INFO, SKIP
 from distalign.files import DataError
 from distalign.metrics import tv_or_nan

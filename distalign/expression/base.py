@@ -1,9 +1,10 @@
-"""The expression-method interface: how a model is asked for a distribution and how its reply is read (SPEC §3).
+"""The expression-method interface: how a model is asked for a distribution and how its reply is read.
 
-An expression method (``--output_type``) knows three things: whether a backend can support it (checked
-before a run; an unsupported pair becomes an "n/a: <reason>" row), which requests to send for one prompt,
-and how to turn the completions into a :class:`~distalign.types.Parsed` distribution (pure parsers of
-:mod:`distalign.parsers`).
+An expression method (``--output_type``, docs/original.md §3) knows four things: whether a backend can support
+it (checked before a run; an unsupported pair becomes an "n/a: <reason>" row), how its prompts word the answer
+(the answer field of the examples' format, the task sentence, an example answer drawn from a true distribution,
+the template folder), which requests to send for one prompt, and how to turn the completions into a
+:class:`~distalign.types.Parsed` distribution (pure parsers of :mod:`distalign.parsers`).
 
 Capability rules shared by all methods (:func:`temperature_for`, :func:`seed_for`): a backend that rejects a
 ``temperature`` parameter is not unsupported; its requests send ``temperature=None`` (the backend default)
@@ -16,9 +17,12 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from distalign.prompts import STOP_SEQUENCES
-from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
+import numpy as np
+
+from distalign.prompts import STOP_SEQUENCES, NotPromptable
+from distalign.types import Audience, Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 
 @dataclass(frozen=True)
@@ -45,9 +49,44 @@ class ExpressionMethod(ABC):
 
     Attributes:
         output_type: the CLI/file name (``model_logprobs``, ``sequence``, ``express_distribution``, ...).
+        answer_field: what an answer is, in a few words (the examples' format description).
+        prompt_of: the output type whose prompts this method shares ("": its own): same templates, same
+            example answers, so two methods that differ only in how the reply is read see the same prompt.
+        templated: its prompts show the five format examples of a template file.
+        output_tokens: expected generated tokens per request (cost estimates of ``--dry_run``).
     """
 
     output_type: str
+    answer_field: str = ""
+    prompt_of: str = ""
+    templated: bool = True
+    output_tokens: int = 16
+
+    @property
+    def prompt_key(self) -> str:
+        """The output type whose prompt this method sees (seeds its example answers)."""
+        return self.prompt_of or self.output_type
+
+    @property
+    def template_dir(self) -> str | None:
+        """Template folder under ``<prompts_dir>/<dataset dir>/`` (``None``: no template)."""
+        return self.prompt_key if self.templated else None
+
+    @abstractmethod
+    def task_sentence(self, audience: Audience | None, target: str) -> str:
+        """What to reply to ``target`` (the question), in this method's format, for ``audience`` (or anyone)."""
+
+    @abstractmethod
+    def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
+        """An answer to ``item`` in this format, drawn from its true distribution (few-shot examples)."""
+
+    def expected_output_tokens(self, n_options: int) -> int:
+        """Expected generated tokens of one request for a question with ``n_options`` options."""
+        return self.output_tokens
+
+    def record_extra(self, item: SurveyItem, completions: list[Completion]) -> dict[str, Any]:
+        """Method-specific fields of a result record beyond the parsed distribution (none by default)."""
+        return {}
 
     @abstractmethod
     def unsupported(self, caps: Capabilities) -> str | None:
@@ -94,6 +133,35 @@ class FreeTextMethod(ExpressionMethod):
         if problem := count_problem(completions):
             return Parsed(None, False, problem)
         return type(self).parser(completions[0].text, item.letters)
+
+
+def people(audience: Audience | None) -> str:
+    """Who answers, in the plural (``people`` without steering)."""
+    return audience.members if audience else "people"
+
+
+def random_person(audience: Audience | None) -> str:
+    """One randomly chosen respondent (``a randomly chosen member of the group "X"``)."""
+    return f"a randomly chosen {audience.one if audience else 'person'}"
+
+
+def one_answer_sentence(audience: Audience | None, target: str) -> str:
+    """The task sentence of the single-answer methods (one letter, as one respondent)."""
+    return (f"Answer {target} as {random_person(audience)} would: reply with the letter of that person's answer, "
+            "and nothing else.")
+
+
+def one_draw(item: SurveyItem, rng: np.random.Generator) -> int:
+    """The index of one option drawn from the item's true distribution."""
+    p = truth_probs(item)
+    return int(rng.choice(len(p), p=p))
+
+
+def truth_probs(item: SurveyItem) -> np.ndarray:
+    """The item's true distribution, normalised (example answers are drawn from it)."""
+    if item.truth is None or item.truth.total <= 0:
+        raise NotPromptable(f"{item.qid!r}: no distribution to draw an example answer from")
+    return np.asarray(item.truth.probs, dtype=float) / item.truth.total
 
 
 def temperature_for(cfg: MethodConfig, caps: Capabilities | None) -> float | None:

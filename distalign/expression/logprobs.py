@@ -9,17 +9,22 @@ and the letters never seen are kept in ``Parsed.extra``. Backends without log-pr
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
+
+import numpy as np
 
 from distalign.expression.base import (
     ExpressionMethod,
     MethodConfig,
     count_problem,
+    one_answer_sentence,
+    one_draw,
     request_meta,
     seed_for,
     temperature_for,
 )
-from distalign.parsers import parse_logprobs
-from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
+from distalign.parsers import first_answer, parse_logprobs
+from distalign.types import Audience, Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 MAX_TOKENS = 1  # the answer letter is the first generated token
 
@@ -28,6 +33,16 @@ class Logprobs(ExpressionMethod):
     """Next-token log-probabilities of the option letters."""
 
     output_type = "model_logprobs"
+    answer_field = "the letter of one option"
+    output_tokens = 1
+
+    def task_sentence(self, audience: Audience | None, target: str) -> str:
+        """One letter, as one randomly chosen respondent."""
+        return one_answer_sentence(audience, target)
+
+    def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
+        """One letter drawn from the truth."""
+        return item.letters[one_draw(item, rng)]
 
     def unsupported(self, caps: Capabilities) -> str | None:
         """Needs token log-probabilities with alternatives (or exact letter scores)."""
@@ -44,6 +59,11 @@ class Logprobs(ExpressionMethod):
         meta = request_meta(item, self.output_type, task)
         return [Request(messages, max_tokens=MAX_TOKENS, temperature=temperature_for(cfg, caps), top_logprobs=top,
                         letters=item.letters, seed=seed_for(cfg, caps), meta=meta)]
+
+    def record_extra(self, item: SurveyItem, completions: list[Completion]) -> dict[str, Any]:
+        """The sampled first token as a one-hot vector (the original's ``actual_results_sampled``), if a letter."""
+        sampled = first_answer(completions[0].text, item.letters) if completions else ""
+        return {"actual_results_sampled": {L: float(L == sampled) for L in item.letters}} if sampled else {}
 
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         """Letter probabilities from the first token's alternatives; the sampled text is kept as response."""

@@ -8,15 +8,36 @@ temperature or seed. Backends that cannot score given continuations (all APIs) a
 
 from __future__ import annotations
 
-from distalign.expression.base import ExpressionMethod, MethodConfig, count_problem, request_meta
+import numpy as np
+
+from distalign.expression.base import (
+    ExpressionMethod,
+    MethodConfig,
+    count_problem,
+    one_draw,
+    random_person,
+    request_meta,
+)
 from distalign.parsers import parse_option_scores
-from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
+from distalign.types import Audience, Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 
 class OptionLikelihood(ExpressionMethod):
     """Length-normalised likelihood of each option text."""
 
     output_type = "option_likelihood"
+    answer_field = "the text of one option"
+    templated = False  # the option texts are scored: no format examples
+    output_tokens = 0
+
+    def task_sentence(self, audience: Audience | None, target: str) -> str:
+        """The chosen option's text, as one randomly chosen respondent."""
+        return (f"Answer {target} as {random_person(audience)} would: reply with the full text of that person's "
+                "chosen option, without its letter, and nothing else.")
+
+    def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
+        """The text of one option drawn from the truth."""
+        return item.options[one_draw(item, rng)].strip()
 
     def unsupported(self, caps: Capabilities) -> str | None:
         """Needs a backend that scores continuations exactly (a local model)."""

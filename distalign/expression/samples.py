@@ -10,17 +10,21 @@ A backend that rejects ``temperature`` samples at its default temperature.
 
 from __future__ import annotations
 
+import numpy as np
+
 from distalign.expression.base import (
     ExpressionMethod,
     MethodConfig,
     count_problem,
+    one_answer_sentence,
+    one_draw,
     request_meta,
     seed_for,
     temperature_for,
 )
 from distalign.parsers import parse_samples
 from distalign.prompts import STOP_SEQUENCES
-from distalign.types import Capabilities, Completion, Message, Parsed, Request, SurveyItem
+from distalign.types import Audience, Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 MAX_TOKENS = 16  # room for "Answer: B" or "B. <option text>"; only the first answer letter counts
 
@@ -29,6 +33,17 @@ class Samples(ExpressionMethod):
     """Independent single-answer samples."""
 
     output_type = "independent_samples"
+    answer_field = "the letter of one option"
+    prompt_of = "model_logprobs"  # the very same prompt: only the reading of the reply differs
+    output_tokens = 2
+
+    def task_sentence(self, audience: Audience | None, target: str) -> str:
+        """One letter, as one randomly chosen respondent."""
+        return one_answer_sentence(audience, target)
+
+    def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
+        """One letter drawn from the truth."""
+        return item.letters[one_draw(item, rng)]
 
     def unsupported(self, caps: Capabilities) -> str | None:
         """Any text-generating backend will do."""

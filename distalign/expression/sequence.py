@@ -9,8 +9,12 @@ that keeps the raw text.
 
 from __future__ import annotations
 
-from distalign.expression.base import FreeTextMethod
+import numpy as np
+
+from distalign.expression.base import FreeTextMethod, people, truth_probs
+from distalign.parsers import SEQUENCE_LENGTH as N
 from distalign.parsers import parse_sequence
+from distalign.types import Audience, SurveyItem
 
 
 class Sequence(FreeTextMethod):
@@ -18,3 +22,15 @@ class Sequence(FreeTextMethod):
 
     output_type = "sequence"
     parser = staticmethod(parse_sequence)
+    answer_field = f"{N} option letters separated by spaces"
+    output_tokens = 60
+
+    def task_sentence(self, audience: Audience | None, target: str) -> str:
+        """Simulate 30 respondents: their letters, space-separated."""
+        return (f"Imagine that {N} randomly chosen {people(audience)} answer {target}. Reply with their {N} answers: "
+                f"{N} option letters separated by spaces, one letter per person, and nothing else.")
+
+    def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
+        """30 letters drawn from the truth."""
+        p = truth_probs(item)
+        return " ".join(item.letters[i] for i in rng.choice(len(p), size=N, p=p))

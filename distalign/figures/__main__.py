@@ -1,4 +1,4 @@
-"""CLI: ``python -m distalign.figures --results_dir results --out results/figures [--only NAME ...]``.
+"""CLI: ``python -m distalign.figures --results_dir results --output_dir results/figures [--only NAME ...]``.
 
 Writes one PNG and one PDF per figure; figures whose inputs are missing are skipped with a note.
 """
@@ -9,6 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from distalign.cli import add_output_dir
 from distalign.figures.build import FIGURES, build_all
 from distalign.files import DataError
 
@@ -17,14 +18,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     p = argparse.ArgumentParser(prog="python -m distalign.figures", description="Render the paper's figures.")
     p.add_argument("--results_dir", default="results", help="results root with the evaluation CSVs (default: results)")
-    p.add_argument("--out", default="results/figures", help="output folder (default: results/figures)")
+    add_output_dir(p, "results/figures", "output folder (default: results/figures)", "--out")
     p.add_argument("--data_dir", default=".", help="data root holding nytimes/ (default: .)")
     p.add_argument("--eval_dir", help="folder of the evaluation CSVs (default: --results_dir)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap error bars")
     p.add_argument("--only", nargs="+", choices=list(FIGURES), help="render only these figures")
     args = p.parse_args(argv)
     try:
-        build_all(args.results_dir, args.out, args.data_dir, args.seed, args.only, eval_dir=args.eval_dir)
+        build_all(args.results_dir, args.output_dir, args.data_dir, args.seed, args.only, eval_dir=args.eval_dir)
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

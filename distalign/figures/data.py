@@ -17,13 +17,15 @@ import numpy as np
 import pandas as pd
 
 from distalign.bootstrap import bootstrap
-from distalign.figures.style import dataset_key, method_label, split_model_method, steering_name
+from distalign.datasets import DATASETS
+from distalign.figures.style import split_model_method
 from distalign.files import DataError, read_json
+from distalign.names import HEADLINE_TASKS, RESCALED, dataset_key, method_label, steering_key
 from distalign.results import ResultKey, read_results, result_path
 
 N_BOOT = 1000
 LIKERT = (1, 2, 3, 4)
-HEADLINE_TASKS = ("task1", "task3_easy_hard")
+
 
 
 class MissingInput(DataError):
@@ -58,7 +60,7 @@ def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({
         "model": [m for m, _ in names], "method": [k for _, k in names],
         "dataset": [dataset_key(d) for d in _col(board, "Dataset").astype(str)],
-        "task": task.to_numpy(), "steering": [steering_name(t) for t in task],
+        "task": task.to_numpy(), "steering": [steering_key(t) for t in task],
         "mean": pd.to_numeric(_col(board, "Alignment Mean", "Mean", "TV"), errors="coerce").to_numpy(),
         "error": pd.to_numeric(_col(board, "Alignment Error", "Error"), errors="coerce").to_numpy()})
     sim = out["model"].str.lower().eq("simulated")
@@ -80,7 +82,7 @@ def eval_pools(evaluation: pd.DataFrame) -> pd.DataFrame:
     df = pd.DataFrame({"model": _col(evaluation, "Model").astype(str).to_numpy(),
                        "method": [method_label(str(m)) for m in _col(evaluation, "Output Type")],
                        "dataset": [dataset_key(d) for d in _col(evaluation, "Dataset").astype(str)],
-                       "steering": [steering_name(t) for t in _col(evaluation, "Task Type").astype(str)],
+                       "steering": [steering_key(t) for t in _col(evaluation, "Task Type").astype(str)],
                        "tvs": tvs})
     df = df[df["model"].str.lower() != "simulated"]
     return df.groupby(["model", "method", "dataset", "steering"], sort=False)["tvs"].sum().reset_index()
@@ -209,8 +211,8 @@ def calibration_pairs(results_dir: Path | str, models: Sequence[str] | None = No
     root, frames = Path(results_dir), []
     found = sorted({p.name for p in root.glob("*/model_logprobs/*") if p.is_dir()})
     for model in models if models is not None else found:
-        for output_type in ("model_logprobs", "rescaled_model_logprobs"):
-            for dataset in ("opinionqa", "nytimes", "globalvalues"):
+        for output_type in ("model_logprobs", RESCALED["paper"]):
+            for dataset in DATASETS:
                 for task in tasks:
                     for path in sorted((root / dataset / output_type / model / task).rglob("*.json")):
                         frames.append(_pairs(path, model, method_label(output_type), dataset))

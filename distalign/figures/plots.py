@@ -16,22 +16,20 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from distalign.datasets import DATASETS
 from distalign.figures.style import (
-    DATASET_NAMES,
-    DATASET_ORDER,
     HUMAN_COLOR,
-    METHOD_NAMES,
     PARTY_COLORS,
-    STEERING_COLORS,
-    STEERING_NAMES,
-    STEERING_ORDER,
     TV_LABEL,
     method_color,
     method_marker,
+    method_name,
     method_sort_key,
     model_name,
     model_sort_key,
+    steering_color,
 )
+from distalign.names import STEERING_LABELS, TASK_STEERING, dataset_label
 
 REFERENCES = {"ground_truth": ("30-sample floor (simulated)", ":", "#333333"),
               "uniform": ("uniform distribution", "--", "#777777")}
@@ -68,7 +66,7 @@ def plot_leaderboard(table: pd.DataFrame, title: str = "Distributional alignment
         rows = models_df[models_df["method"] == method].set_index("model").reindex(models)
         x = np.arange(len(models)) + (j - (len(methods) - 1) / 2) * width
         ax.bar(x, rows["mean"], width, yerr=rows["error"], color=method_color(method), capsize=2,
-               error_kw={"elinewidth": 0.8, "ecolor": "#333333"}, label=METHOD_NAMES.get(method, method))
+               error_kw={"elinewidth": 0.8, "ecolor": "#333333"}, label=method_name(method))
         for xi in x[rows["mean"].isna().to_numpy()]:
             ax.text(xi, 0.01, "n/a", ha="center", va="bottom", fontsize=7, color="#777777", rotation=90)
     _reference_lines(ax, table[table["kind"] == "simulated"])
@@ -112,7 +110,7 @@ def plot_k2s_gap(table: pd.DataFrame, k2s: pd.DataFrame | None = None) -> Figure
     for method in methods:
         part = df[df["method"] == method].set_index("model").reindex(models)
         ax.errorbar(part["mean"], np.arange(len(models)), xerr=part["error"], fmt=method_marker(method), ms=7,
-                    color=method_color(method), label=METHOD_NAMES.get(method, method), zorder=3, capsize=2)
+                    color=method_color(method), label=method_name(method), zorder=3, capsize=2)
     ax.set_yticks(np.arange(len(models)), [model_name(m) for m in models])
     ax.set_ylim(-0.6, len(models) - 0.4)
     ax.set_xlabel(f"mean {TV_LABEL}")
@@ -126,11 +124,11 @@ def plot_k2s_gap(table: pd.DataFrame, k2s: pd.DataFrame | None = None) -> Figure
 # ---- 3. dataset × steering breakdown --------------------------------------------------------------------
 def plot_breakdown(table: pd.DataFrame) -> Figure:
     """One heatmap per expression method: models × (dataset, steering) mean TV, including no steering."""
-    df = table[(table["kind"] == "model") & table["dataset"].isin(DATASET_ORDER)
-               & table["steering"].isin(STEERING_ORDER)]
+    datasets, steerings = list(DATASETS), list(TASK_STEERING.values())
+    df = table[(table["kind"] == "model") & table["dataset"].isin(datasets) & table["steering"].isin(steerings)]
     methods = _methods(df) or ["-"]
     present = set(zip(df["dataset"], df["steering"], strict=True))
-    cols = [(d, s) for d in DATASET_ORDER for s in STEERING_ORDER if (d, s) in present]
+    cols = [(d, s) for d in datasets for s in steerings if (d, s) in present]
     ncols = 2 if len(methods) > 1 else 1
     nrows = -(-len(methods) // ncols)
     fig = Figure(figsize=(6.4 * ncols, (0.42 * max(df["model"].nunique(), 2) + 2.0) * nrows), layout="constrained")
@@ -145,7 +143,7 @@ def plot_breakdown(table: pd.DataFrame) -> Figure:
         grid = part.pivot_table(index="model", columns=["dataset", "steering"], values="mean").reindex(
             index=_models(part), columns=pd.MultiIndex.from_tuples(cols))
         image = _heatmap(ax, grid, vmin, vmax)
-        ax.set_title(METHOD_NAMES.get(method, method), loc="left", pad=20, weight="bold")
+        ax.set_title(method_name(method), loc="left", pad=20, weight="bold")
     for ax in axes[len(methods):]:
         ax.set_visible(False)
     if image is not None:
@@ -163,11 +161,11 @@ def _heatmap(ax: Axes, grid: pd.DataFrame, vmin: float, vmax: float) -> AxesImag
         ax.text(j, i, text, ha="center", va="center", fontsize=7.5, color="white" if v > mid else "black")
     ax.set_yticks(range(len(grid.index)), [model_name(m) for m in grid.index])
     columns = cast(list[tuple[str, str]], grid.columns.to_list())
-    ax.set_xticks(range(len(columns)), [STEERING_NAMES[s] for _, s in columns], rotation=30, ha="right",
+    ax.set_xticks(range(len(columns)), [STEERING_LABELS.get(s, s) for _, s in columns], rotation=30, ha="right",
                   rotation_mode="anchor")
     for k, dataset in enumerate(dict.fromkeys(d for d, _ in columns)):
         span = [j for j, (d, _) in enumerate(columns) if d == dataset]
-        ax.text(float(np.mean(span)), -0.6, DATASET_NAMES[dataset], ha="center", va="bottom", fontsize=9)
+        ax.text(float(np.mean(span)), -0.6, dataset_label(dataset), ha="center", va="bottom", fontsize=9)
         if k:
             ax.axvline(span[0] - 0.5, color="white", lw=3)
     ax.grid(False)
@@ -186,13 +184,13 @@ def plot_humans_vs_llms(table: pd.DataFrame, method: str = "V") -> Figure:
     if table.empty:
         note(ax, "no human or model rows for OpinionQA + NYT")
         return fig
-    steerings = [s for s in STEERING_ORDER if s in set(table["steering"])]
+    steerings = [s for s in TASK_STEERING.values() if s in set(table["steering"])]
     width = 0.8 / len(steerings)
     for j, steering in enumerate(steerings):
         rows = table[table["steering"] == steering].set_index("model").reindex(entities)
         x = np.arange(len(entities)) + (j - (len(steerings) - 1) / 2) * width
-        ax.bar(x, rows["mean"], width, yerr=rows["error"], color=STEERING_COLORS[steering], capsize=2,
-               label=STEERING_NAMES[steering], edgecolor="white", error_kw={"elinewidth": 0.8})
+        ax.bar(x, rows["mean"], width, yerr=rows["error"], color=steering_color(steering), capsize=2,
+               label=STEERING_LABELS.get(steering, steering), edgecolor="white", error_kw={"elinewidth": 0.8})
     labels = [model_name(m) if m == "human" else f"{model_name(m)}\n({method})" for m in entities]
     ax.set_xticks(np.arange(len(entities)), labels)
     if "human" in entities:
@@ -236,8 +234,8 @@ def _stereo_style(source: str, steering: str) -> dict:
     if source == "truth":
         return {"color": HUMAN_COLOR, "marker": "o", "label": "ground truth", "zorder": 4}
     who = "humans" if source == "human" else "LLMs"
-    return {"color": STEERING_COLORS.get(steering, "#777777"), "marker": "s" if source == "human" else "^",
-            "ls": "-" if source == "human" else "--", "label": f"{who} · {STEERING_NAMES.get(steering, steering)}"}
+    return {"color": steering_color(steering), "marker": "s" if source == "human" else "^",
+            "ls": "-" if source == "human" else "--", "label": f"{who} · {STEERING_LABELS.get(steering, steering)}"}
 
 
 # ---- 6. NYT partisan books ------------------------------------------------------------------------------
@@ -289,7 +287,7 @@ def plot_calibration(bins: pd.DataFrame, pairs: pd.DataFrame | None = None, max_
                 ax.scatter(pts["output"], pts["expected"], s=3, alpha=0.08, color=method_color(variant), lw=0,
                            rasterized=True)
             b = bins[(bins["model"] == model) & (bins["variant"] == variant)]
-            ax.plot(b["output"], b["expected"], "o-", color=method_color(variant), label=METHOD_NAMES[variant], ms=5)
+            ax.plot(b["output"], b["expected"], "o-", color=method_color(variant), label=method_name(variant), ms=5)
         ax.plot([0, 1], [0, 1], ls="--", color="#777777", lw=1, label="perfect calibration")
         ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", title=model_name(model), xlabel="model probability")
         ax.grid(axis="x", color="#E5E5E5")

@@ -23,7 +23,7 @@ Modules: :mod:`~distalign.generate.config` (:class:`RunConfig`, :class:`Plugins`
 :mod:`~distalign.generate.dryrun` (:func:`dry_run`). This package re-exports their public names.
 """
 
-from distalign.generate.config import PAPER_GENERATED, Plugins, RunConfig, default_plugins, key_values, validate
+from distalign.generate.config import Plugins, RunConfig, default_plugins, key_values, validate
 from distalign.generate.dryrun import dry_run, format_dry_run
 from distalign.generate.plan import (
     TASK0_FILE,
@@ -38,10 +38,10 @@ from distalign.generate.plan import (
 )
 from distalign.generate.records import ResultFile, log_record, record_of
 from distalign.generate.report import ModelReport
-from distalign.generate.runner import IN_PROCESS_PROVIDERS, ModelRun, attempt_timeout, batch_pass, run, run_model
-from distalign.generate.work import GV_TASK0_NOTE, plan_model
+from distalign.generate.runner import ModelRun, attempt_timeout, batch_pass, run, run_model
+from distalign.generate.work import NO_TASK0_NOTE, plan_model
 
-__all__ = ["GV_TASK0_NOTE", "IN_PROCESS_PROVIDERS", "PAPER_GENERATED", "TASK0_FILE", "Cell", "ModelReport", "ModelRun",
+__all__ = ["NO_TASK0_NOTE", "TASK0_FILE", "Cell", "ModelReport", "ModelRun",
            "Plugins", "Preparer", "ResultFile", "RunConfig", "Unit", "attempt_timeout", "batch_pass", "default_plugins",
            "dry_run", "evaluated", "format_dry_run", "key_values", "load_datasets", "log_record", "method_config",
            "plan_cells", "plan_model", "record_of", "run", "run_model", "steering_config", "validate"]

@@ -6,20 +6,19 @@ calls into (prompt builders, expression methods, backends), so tests can pass st
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from distalign import steering
 from distalign.backends import BackendOptions, get_backend, model_capabilities
 from distalign.backends.base import Backend
 from distalign.datasets import SurveyDataset
+from distalign.expression import METHODS, get_method
 from distalign.expression.base import ExpressionMethod
-from distalign.names import GENERATED_OUTPUT_TYPES, task_dir
+from distalign.names import TASK_STEERING, task_dir
 from distalign.types import Capabilities, Message, SurveyItem
-
-PAPER_GENERATED = ("express_distribution", "sequence", "model_logprobs")  # the paper's generated methods
 
 
 @dataclass(frozen=True)
@@ -102,10 +101,8 @@ class Plugins:
 
 
 def default_plugins() -> Plugins:
-    """The real prompt builders and expression methods (imported lazily)."""
-    steering = importlib.import_module("distalign.steering")
-    expression = importlib.import_module("distalign.expression")
-    return Plugins(steering.build_messages, steering.persona_name, steering.SteeringConfig, expression.get_method)
+    """The real prompt builders and expression methods."""
+    return Plugins(steering.build_messages, steering.persona_name, steering.SteeringConfig, get_method)
 
 
 def key_values(items: list[str]) -> tuple[tuple[str, str], ...]:
@@ -126,10 +123,11 @@ def key_values(items: list[str]) -> tuple[tuple[str, str], ...]:
 def validate(cfg: RunConfig) -> None:
     """Reject bad settings before any work."""
     for ot in cfg.output_types:
-        if ot not in GENERATED_OUTPUT_TYPES:
-            raise ValueError(f"unknown output type {ot!r}; valid: {', '.join(GENERATED_OUTPUT_TYPES)}")
+        if ot not in METHODS:
+            raise ValueError(f"unknown output type {ot!r}; valid: {', '.join(sorted(METHODS))}")
     for task in cfg.tasks:
         task_dir(task, cfg.task3_type)
+        steering.get_steering(TASK_STEERING[task])
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f"--limit must be at least 1, got {cfg.limit}")
     if cfg.n_samples < 1 or cfg.concurrency < 1 or cfg.max_retries < 0:

@@ -1,15 +1,15 @@
 """Dry runs: the pending requests of a run, with estimated tokens and cost per model x method, calling nothing.
 
 The same planning as a real run (:func:`~distalign.generate.work.plan_model`, no markers written); token counts
-and prices come from :mod:`distalign.costs` (SPEC §1; issue #4).
+and prices come from :mod:`distalign.engine.costs` (SPEC §1; issue #4).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from distalign.costs import cost as estimate_cost
-from distalign.costs import estimate_tokens, expected_output_tokens, format_cost
+from distalign.engine.costs import cost as estimate_cost
+from distalign.engine.costs import estimate_tokens, format_cost
 from distalign.generate.config import Plugins, RunConfig, default_plugins, validate
 from distalign.generate.plan import load_datasets
 from distalign.generate.report import ModelReport
@@ -23,21 +23,22 @@ def dry_run(cfg: RunConfig, plugins: Plugins | None = None) -> list[dict[str, An
     datasets = load_datasets(cfg)
     rows = []
     for model in cfg.models:
-        report = ModelReport(model)
-        work = plan_model(model, plugins.caps(model, cfg.backend_options), cfg, plugins, datasets, report, False)
+        caps = plugins.caps(model, cfg.backend_options)
+        report = ModelReport(model, caps.priced)
+        work = plan_model(model, caps, cfg, plugins, datasets, report, False)
         totals: dict[str, list[int]] = {ot: [0, 0, 0, 0] for ot in cfg.output_types}
         for unit in work.units():
-            t = totals[unit.cell.key.output_type]
+            t, method = totals[unit.cell.key.output_type], plugins.get_method(unit.cell.key.output_type)
             t[3] += bool(unit.skip)
             for r in unit.requests:
                 t[0] += 1
                 t[1] += sum(estimate_tokens(m.content) for m in r.messages)
-                t[2] += expected_output_tokens(unit.cell.key.output_type, len(dict(r.meta)["letters"]))
+                t[2] += method.expected_output_tokens(len(dict(r.meta)["letters"]))
         na = {ot: reason for _, ot, reason in report.not_applicable}
         for ot, (n, tin, tout, skipped) in totals.items():
+            usd = estimate_cost(model, tin, tout, caps.priced)
             rows.append({"model": model, "output_type": ot, "requests": n, "input_tokens": tin,
-                         "output_tokens": tout, "skipped": skipped, "cost": estimate_cost(model, tin, tout),
-                         "n/a": na.get(ot, "")})
+                         "output_tokens": tout, "skipped": skipped, "cost": usd, "n/a": na.get(ot, "")})
     return rows
 
 

@@ -77,8 +77,8 @@ def plan_cells(ds: SurveyDataset, cfg: RunConfig, plugins: Plugins, model: str, 
     for task in cfg.tasks:
         folder = _task_folder(task, cfg)
         if task == 0:
-            if ds.name == "globalvalues":
-                continue  # no task 0 for GlobalValues (GV_TASK0_NOTE)
+            if not ds.no_steering:
+                continue  # e.g. GlobalValues (NO_TASK0_NOTE)
             key = ResultKey(ds.name, output_type, model_dir(model), folder, *TASK0_FILE)
             cells.append(Cell(key, 0, NONE_GROUP, NONE_GROUP, tuple(dems or ds.demographics())))
             continue

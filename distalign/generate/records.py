@@ -2,7 +2,7 @@
 
 A :class:`ResultFile` keeps the records of one cell and rewrites the file atomically, records in dataset question
 order, so the same command and seed give the same bytes however completions interleave; a record already in
-its file is done (resume). :func:`log_record` is the JSONL line of one request (:mod:`distalign.runlog`).
+its file is done (resume). :func:`log_record` is the JSONL line of one request (:mod:`distalign.engine.runlog`).
 """
 
 from __future__ import annotations
@@ -13,21 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from distalign.engine import Outcome
+from distalign.expression.base import ExpressionMethod
 from distalign.generate.plan import Unit
-from distalign.parsers import first_answer
 from distalign.results import make_record, read_results, write_results
 from distalign.types import Completion, Parsed
 
 
-def record_of(unit: Unit, parsed: Parsed, completions: list[Completion], expected: dict) -> dict[str, Any]:
-    """The result record of a unit (SPEC §5 fields, ``options``, Log-p's ``actual_results_sampled``)."""
+def record_of(unit: Unit, method: ExpressionMethod, parsed: Parsed, completions: list[Completion],
+              expected: dict) -> dict[str, Any]:
+    """The result record of a unit (docs/original.md §5 fields, the method's extra fields, ``options``)."""
     assert unit.item is not None
-    letters = unit.item.letters
-    rec = make_record(parsed, letters, expected)
-    if unit.cell.key.output_type == "model_logprobs" and completions:
-        sampled = first_answer(completions[0].text, letters)
-        if sampled:
-            rec["actual_results_sampled"] = {L: float(L == sampled) for L in letters}
+    rec = make_record(parsed, unit.item.letters, expected)
+    rec.update(method.record_extra(unit.item, completions))
     rec["options"] = list(unit.item.options)
     return rec
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from distalign.costs import cost as estimate_cost
-from distalign.costs import format_cost
 from distalign.engine import RunStats
+from distalign.engine.costs import cost as estimate_cost
+from distalign.engine.costs import format_cost
 
 
 @dataclass
@@ -15,6 +15,7 @@ class ModelReport:
     """What a model's run did."""
 
     model: str
+    priced: bool = True
     stats: RunStats = field(default_factory=RunStats)
     records: int = 0
     already_done: int = 0
@@ -31,7 +32,7 @@ class ModelReport:
         if self.error:
             return f"{self.model}: not run: {self.error}"
         s = self.stats
-        usd = estimate_cost(self.model, s.input_tokens, s.output_tokens)
+        usd = estimate_cost(self.model, s.input_tokens, s.output_tokens, self.priced)
         line = (f"{self.model}: requests: {s.sent} sent, {s.cached} cached, {s.failed} failed; "
                 f"tokens: {s.input_tokens} in, {s.output_tokens} out ({format_cost(usd)}); "
                 f"records: {self.records} written, {self.parse_failures} parse failures, "

@@ -3,38 +3,36 @@
 Each unit's requests go through the :class:`~distalign.engine.Executor` (cache, concurrency, retries); a unit
 whose requests all succeeded is parsed and recorded, every request is logged (log first). A request that failed
 after its retries leaves no record, so the next run retries it. ``--batch_api`` first sends the pending requests
-through the provider's batch API (:mod:`distalign.batch`), which fills the cache.
+through the provider's batch API (:mod:`distalign.engine.batch`), which fills the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import sys
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from tqdm import tqdm
 
-from distalign.backends import split_name
 from distalign.backends.base import Backend, BackendError
-from distalign.cache import Cache, open_cache
 from distalign.datasets import SurveyDataset
 from distalign.engine import Executor, Outcome, RetryPolicy
+from distalign.engine.batch import run_batches
+from distalign.engine.cache import Cache, open_cache
+from distalign.engine.runlog import RunLog
 from distalign.generate.config import Plugins, RunConfig, default_plugins, validate
 from distalign.generate.plan import Unit, load_datasets
 from distalign.generate.records import ResultFile, log_record, record_of
 from distalign.generate.report import ModelReport
 from distalign.generate.work import Work, plan_model
 from distalign.names import model_dir
-from distalign.runlog import RunLog, scrub
+from distalign.redact import redact
+from distalign.types import Capabilities
 
-IN_PROCESS_PROVIDERS = ("local", "hf", "vllm")  # models computed in this process (no per-request timeout)
 
-
-def attempt_timeout(model: str, timeout: float) -> float | None:
+def attempt_timeout(caps: Capabilities, timeout: float) -> float | None:
     """The engine's limit per attempt: a safety net over the backend's own ``--timeout``, none in-process.
 
     HTTP backends get ``--timeout`` as their client timeout (a timeout there is a retried
@@ -42,10 +40,10 @@ def attempt_timeout(model: str, timeout: float) -> float | None:
     10 s. Requests to in-process models wait in the backend's batch queue, and cancelling them would not
     stop the computation, so they have no per-request limit.
 
-    >>> attempt_timeout("openai/gpt-4o", 60.0), attempt_timeout("local/smollm2-135m-instruct", 60.0)
+    >>> attempt_timeout(Capabilities(), 60.0), attempt_timeout(Capabilities(in_process=True), 60.0)
     (130.0, None)
     """
-    return None if split_name(model)[0] in IN_PROCESS_PROVIDERS else 2 * timeout + 10
+    return None if caps.in_process else 2 * timeout + 10
 
 
 class ModelRun:
@@ -55,7 +53,7 @@ class ModelRun:
                  report: ModelReport, log: RunLog) -> None:
         self.model, self.cfg, self.work, self.report, self.log = model, cfg, work, report, log
         self.executor = Executor(backend, cache, cfg.concurrency, RetryPolicy(cfg.max_retries),
-                                 attempt_timeout(model, cfg.timeout), cfg.seed)
+                                 attempt_timeout(backend.capabilities, cfg.timeout), cfg.seed)
         report.stats = self.executor.stats
         for rf in work.files.values():
             rf.before_flush = log.flush  # a stored record always has its log line on disk
@@ -104,7 +102,7 @@ class ModelRun:
             assert unit.item is not None
             prep = self.work.preparers[(unit.cell.key.dataset, unit.cell.key.output_type)]
             parsed = prep.method.parse(unit.item, completions)
-            record = record_of(unit, parsed, completions, prep.expected(unit.cell, unit.item))
+            record = record_of(unit, prep.method, parsed, completions, prep.expected(unit.cell, unit.item))
         else:
             self.report.unit_failures += 1
             self.report.errors.update(o.error for o in outcomes if not o.ok)
@@ -117,40 +115,29 @@ class ModelRun:
 
 
 async def batch_pass(backend: Backend, executor: Executor, work: Work, cfg: RunConfig) -> None:
-    """Send every pending, uncached request through ``distalign.batch.run_batches`` (fills the cache)."""
+    """Send every pending, uncached request through :func:`~distalign.engine.batch.run_batches` (fills the cache)."""
     if not backend.capabilities.batch_api:
         raise ValueError(f"--batch_api: {backend.name} has no batch API")
     if executor.cache.path == "":
         raise ValueError("--batch_api needs the response cache (drop --no_cache)")
-    try:
-        batch = importlib.import_module("distalign.batch")
-    except ModuleNotFoundError as e:
-        if e.name != "distalign.batch":
-            raise
-        raise RuntimeError("--batch_api needs distalign.batch, which this installation does not have yet") from None
     pending = [r for u in work.units() for r in u.requests if executor.cached(r) is None]
     pending = list({executor.key(r): r for r in pending}.values())
     state_dir = cfg.results_dir / ".batch" / model_dir(backend.name)
-    await _maybe_await(batch.run_batches(backend, pending, executor.cache, state_dir))
-
-
-async def _maybe_await(value: Any) -> None:
-    if asyncio.iscoroutine(value):
-        await value
+    await run_batches(backend, pending, executor.cache, state_dir)
 
 
 async def run_model(model: str, cfg: RunConfig, plugins: Plugins, datasets: dict[str, SurveyDataset],
                     cache: Cache) -> ModelReport:
     """Generate everything pending for one model."""
-    report = ModelReport(model)
     caps = plugins.caps(model, cfg.backend_options)
+    report = ModelReport(model, priced=caps.priced)
     work = plan_model(model, caps, cfg, plugins, datasets, report, write_markers=True)
     if not work.total:
         return report
     try:
         backend = plugins.get_backend(model, cfg.backend_options)
     except BackendError as e:  # a missing key or package: report it, run the other models
-        report.error = scrub(str(e))
+        report.error = redact(str(e))
         return report
     log = RunLog((cfg.log_dir or cfg.results_dir / "logs") / f"{model_dir(model)}.jsonl")
     try:
@@ -176,7 +163,7 @@ def run(cfg: RunConfig, plugins: Plugins | None = None) -> list[ModelReport]:
     try:
         for model in cfg.models:
             report = asyncio.run(run_model(model, cfg, plugins, datasets, cache))
-            print(scrub(report.summary()), flush=True)
+            print(redact(report.summary()), flush=True)
             reports.append(report)
     finally:
         cache.close()

@@ -19,7 +19,7 @@ from distalign.names import model_dir
 from distalign.results import ResultKey, na_path, result_path
 from distalign.types import Capabilities
 
-GV_TASK0_NOTE = "globalvalues has no task 0 (the paper has none: its groups are per-question countries); not run"
+NO_TASK0_NOTE = "{} has no task 0 (no no-steering prompt, as in the paper); not run"
 
 
 @dataclass
@@ -47,8 +47,8 @@ def plan_model(model: str, caps: Capabilities, cfg: RunConfig, plugins: Plugins,
                datasets: dict[str, SurveyDataset], report: ModelReport, write_markers: bool) -> Work:
     """A model's pending work after the capability check (unsupported pairs get an n/a marker) and resume."""
     work = Work()
-    if 0 in cfg.tasks and "globalvalues" in datasets:
-        report.notes.append(GV_TASK0_NOTE)
+    if 0 in cfg.tasks:
+        report.notes += [NO_TASK0_NOTE.format(name) for name, ds in datasets.items() if not ds.no_steering]
     for name, ds in datasets.items():
         for output_type in cfg.output_types:
             method = plugins.get_method(output_type)

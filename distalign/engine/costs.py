@@ -1,16 +1,17 @@
-"""Token estimates and a small price table, for ``--dry_run`` and the closing summary of a run (issue #4).
+"""Token estimates and a small price table, for ``--dry_run`` and the closing summary of a run.
 
 Tokens are estimated cheaply as characters / 4 (no tokenizer dependency); billed usage reported
-by the backends replaces the estimate in the summary of a real run. Prices are list prices in US
-dollars per million tokens (input, output) as published by the providers; they change, so treat
-the figures as estimates. Local and fake models cost $0; a model missing from the table shows
-"cost unknown" rather than a guess.
+by the backends replaces the estimate in the summary of a real run, and each expression method says how many
+tokens it expects a reply to take. Prices are list prices in US dollars per million tokens (input, output) as
+published by the providers; they change, so treat the figures as estimates. A model whose backend declares it
+unpriced (:attr:`~distalign.types.Capabilities.priced`: local, in-process and fake models) costs $0; a priced
+model missing from the table shows "cost unknown" rather than a guess.
 
 >>> estimate_tokens("What is the capital of France?")
 8
 >>> cost("openai/gpt-4o-mini-2024-07-18", 1_000_000, 0)
 0.15
->>> cost("fake/oracle", 10, 10), cost("openai/some-new-model", 10, 10)
+>>> cost("fake/oracle", 10, 10, priced=False), cost("openai/some-new-model", 10, 10)
 (0.0, None)
 >>> format_cost(None), format_cost(0.0123)
 ('cost unknown', '$0.01')
@@ -41,10 +42,6 @@ PRICES: dict[str, tuple[float, float]] = {
     "anthropic/claude-sonnet-4": (3.0, 15.0),
     "anthropic/claude-opus-4": (15.0, 75.0),
 }
-FREE_PROVIDERS = ("fake", "local", "hf", "vllm")
-
-# expected output tokens per request, by output type (a letter, 30 letters with spaces, a JSON dict)
-_OUTPUT_TOKENS = {"model_logprobs": 1, "independent_samples": 2, "sequence": 60, "option_likelihood": 0}
 
 
 def estimate_tokens(text: str) -> int:
@@ -52,33 +49,22 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / 4)
 
 
-def expected_output_tokens(output_type: str, n_options: int) -> int:
-    """Expected generated tokens of one request of ``output_type`` for a question with ``n_options`` options.
+def price(model: str, priced: bool = True) -> tuple[float, float] | None:
+    """(input, output) USD per 1M tokens of a model; ``(0, 0)`` when unpriced; ``None`` if unknown.
 
-    >>> expected_output_tokens("express_distribution", 4), expected_output_tokens("sequence", 4)
-    (38, 60)
-    """
-    if output_type == "express_distribution":
-        return 6 + 8 * n_options
-    return _OUTPUT_TOKENS.get(output_type, 16)
-
-
-def price(model: str) -> tuple[float, float] | None:
-    """(input, output) USD per 1M tokens of a model; ``(0, 0)`` for local/fake models; ``None`` if unknown.
-
-    >>> price("gpt-4"), price("local/smollm2-135m-instruct")
+    >>> price("gpt-4"), price("local/smollm2-135m-instruct", priced=False)
     ((30.0, 60.0), (0.0, 0.0))
     """
-    full = resolve_model(model)
-    if full.partition("/")[0] in FREE_PROVIDERS:
+    if not priced:
         return (0.0, 0.0)
+    full = resolve_model(model)
     matches = [k for k in PRICES if full == k or full.startswith(k + "-")]
     return PRICES[max(matches, key=len)] if matches else None
 
 
-def cost(model: str, input_tokens: int, output_tokens: int) -> float | None:
+def cost(model: str, input_tokens: int, output_tokens: int, priced: bool = True) -> float | None:
     """Estimated USD cost of a token count (``None`` when the model's price is unknown)."""
-    p = price(model)
+    p = price(model, priced)
     if p is None:
         return None
     return round((input_tokens * p[0] + output_tokens * p[1]) / 1e6, 6)

@@ -21,8 +21,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from distalign.backends.base import Backend, TransientError
-from distalign.cache import Cache
-from distalign.runlog import scrub
+from distalign.engine.cache import Cache
+from distalign.redact import redact
 from distalign.types import Completion, Request
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -123,7 +123,7 @@ class Executor:
 
     Args:
         backend: the model.
-        cache: the response cache (a :class:`~distalign.cache.NullCache` for ``--no_cache``).
+        cache: the response cache (a :class:`~distalign.engine.cache.NullCache` for ``--no_cache``).
         concurrency: requests in flight at most.
         policy: retry policy.
         timeout: seconds per attempt (``None``: no limit beyond the backend's own).
@@ -183,7 +183,7 @@ class Executor:
             except Exception as e:  # noqa: BLE001 - any other backend error fails this request, not the run
                 return Outcome(request, key, None, attempts=attempts, error=_describe(e, attempts))
             latency = time.perf_counter() - start
-            return Outcome(request, key, scrubbed(completion), attempts=attempts, latency_s=latency)
+            return Outcome(request, key, without_secrets(completion), attempts=attempts, latency_s=latency)
 
     async def _attempt(self, request: Request) -> Completion:
         """One backend call; timeouts and dropped connections become :class:`TransientError`."""
@@ -197,11 +197,11 @@ class Executor:
             raise TransientError(f"connection error: {type(e).__name__}: {e}") from None
 
 
-def scrubbed(completion: Completion) -> Completion:
+def without_secrets(completion: Completion) -> Completion:
     """``completion`` with secrets masked in its text fields (the same object when there were none)."""
-    clean = replace(completion, text=scrub(completion.text), model_id=scrub(completion.model_id),
-                    fingerprint=scrub(completion.fingerprint),
-                    top_logprobs=tuple((scrub(token), lp) for token, lp in completion.top_logprobs))
+    clean = replace(completion, text=redact(completion.text), model_id=redact(completion.model_id),
+                    fingerprint=redact(completion.fingerprint),
+                    top_logprobs=tuple((redact(token), lp) for token, lp in completion.top_logprobs))
     return completion if clean == completion else clean
 
 
@@ -212,4 +212,4 @@ def _describe(error: BaseException, attempts: int) -> str:
     'TransientError: HTTP 429 (after 6 attempts)'
     """
     tail = f" (after {attempts} attempts)" if attempts > 1 else ""
-    return scrub(f"{type(error).__name__}: {error}{tail}")
+    return redact(f"{type(error).__name__}: {error}{tail}")

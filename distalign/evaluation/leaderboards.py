@@ -31,14 +31,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from distalign.backends.base import BackendError
+from distalign.backends import BackendError, model_capabilities
 from distalign.bootstrap import Estimate, Job, bootstrap_many
+from distalign.datasets import DATASETS
 from distalign.evaluation import Evaluation
 from distalign.evaluation.markdown import markdown
 from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
+from distalign.expression import get_method
 from distalign.files import write_text
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
-from distalign.names import DATASET_LABELS, DATASETS, HEADLINE_TASKS, METHOD_LABELS, PAPER_MODELS, model_label
+from distalign.names import (
+    ALL_DATASETS,
+    HEADLINE_TASKS,
+    METHOD_LABELS,
+    PAPER_MODELS,
+    dataset_label,
+    method_label,
+    model_label,
+)
 from distalign.types import TVRow
 
 EVAL_COLUMNS = ["Task Type", "Model", "Dataset", "Wave", "Demographic Group/Avg", "Demographic/Avg", "Output Type",
@@ -47,7 +57,7 @@ LB_COLUMNS = ["Model Name", "Dataset", "Task Type", "Alignment Mean", "Alignment
               "output_type", "N", "n_parse_fail", "parse_fail_rate", "point_estimate", "note"]
 K2S_COLUMNS = ["Model Name", "Dataset", "Task Type", "K2S Mean", "V Mean", "Seq Mean"]
 POOLED = "task1_task3"
-WEIGHTS = {"three": {d: 1 / 3 for d in DATASETS}, "both": {"opinionqa": 0.5, "nytimes": 0.5}}
+BOTH = {"opinionqa": 0.5, "nytimes": 0.5}  # the original's "both" row: OQA and NYT, half each
 SPECIAL = ("simulated", "human")
 ManyFn = Callable[[list[Job], int, int], list[Estimate]]
 
@@ -86,9 +96,11 @@ def eval_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
 
 
 # --- pooling and scoring ---------------------------------------------------------------------------------
-def method_label(output_type: str) -> str:
-    """Short label of an output type (``express_distribution`` -> ``V``; unknown types keep their name)."""
-    return METHOD_LABELS.get(output_type, output_type)
+def weights(dataset: str) -> dict[str, float]:
+    """Dataset weights of a leaderboard line: every registered dataset equally (``three``), ``both``, or one."""
+    if dataset == ALL_DATASETS:
+        return {d: 1 / len(DATASETS) for d in DATASETS}
+    return BOTH if dataset == "both" else {dataset: 1.0}
 
 
 def ordered_models(rows: Iterable[TVRow], na: Iterable[tuple[str, str, str, str]]) -> list[str]:
@@ -139,7 +151,7 @@ def _pools(rows: Sequence[TVRow], weights: dict[str, float]) -> tuple[Job | None
         return None, n_fail, "no results"
     present = [d for d in weights if d in pools]
     scaled = {d: weights[d] / sum(weights[p] for p in present) for d in present}
-    note = "" if len(present) == len(weights) else "only " + ", ".join(DATASET_LABELS.get(d, d) for d in present)
+    note = "" if len(present) == len(weights) else "only " + ", ".join(dataset_label(d) for d in present)
     return ({d: np.asarray(pools[d]) for d in present}, scaled), n_fail, note
 
 
@@ -160,9 +172,6 @@ def declared_unsupported(model: str, output_type: str) -> str:
     >>> declared_unsupported("gpt-4", "model_logprobs"), declared_unsupported("someone/else", "sequence")
     ('', '')
     """
-    from distalign.backends import model_capabilities  # lazy: provider modules import their SDKs
-    from distalign.expression import get_method
-
     method = "model_logprobs" if output_type.startswith("rescaled_model_logprobs") else output_type
     try:
         return get_method(method).unsupported(model_capabilities(model_label(model))) or ""
@@ -180,7 +189,7 @@ class Scorer:
     def line(self, name: str, dataset: str, task: str, rows: Sequence[TVRow], model: str = "",
              output_type: str = "") -> Line:
         """One leaderboard line: ``dataset`` is ``three``, ``both`` or a dataset name."""
-        job, n_fail, note = _pools(rows, WEIGHTS.get(dataset, {dataset: 1.0}))
+        job, n_fail, note = _pools(rows, weights(dataset))
         return Line(name, dataset, task, model, output_type, n_fail, _na_note(self.ev.na, model, output_type, note),
                     job)
 
@@ -204,9 +213,9 @@ def simulated_kinds(ev: Evaluation) -> list[str]:
 
 def headline(sc: Scorer) -> list[Line]:
     """``leaderboard_distrib_alignment.csv``: every model × method, then the simulated references."""
-    lines = [sc.line(_name(m, o), "three", POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
+    lines = [sc.line(_name(m, o), ALL_DATASETS, POOLED, sc.model_rows(m, o, HEADLINE_TASKS), m, o)
              for m in sc.models for o in sc.methods]
-    lines += [sc.line("simulated", "three", kind, sc.special_rows("simulated", kind))
+    lines += [sc.line("simulated", ALL_DATASETS, kind, sc.special_rows("simulated", kind))
               for kind in simulated_kinds(sc.ev)]
     return lines
 
@@ -215,7 +224,7 @@ def everything(sc: Scorer) -> list[Line]:
     """``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated, "both" and human lines."""
     rows, lines = sc.ev.rows, list[Line]()
     combos = dict.fromkeys((r.dataset, r.task) for r in rows if r.model not in SPECIAL or r.model == "human")
-    for dataset, task in sorted(combos, key=lambda c: (DATASETS.index(c[0]) if c[0] in DATASETS else 9, c[1])):
+    for dataset, task in sorted(combos, key=lambda c: (list(DATASETS).index(c[0]) if c[0] in DATASETS else 9, c[1])):
         for m in sc.models:
             for o in sc.methods:
                 pool = [r for r in sc.model_rows(m, o, (task,)) if r.dataset == dataset]
@@ -248,7 +257,7 @@ def k2s(head: pd.DataFrame, metric: Metric | None = None) -> pd.DataFrame:
         mine = head[head["model"] == model].set_index("output_type")["Alignment Mean"]
         v, seq = mine.get("express_distribution", np.nan), mine.get("sequence", np.nan)
         if np.isfinite(v) and np.isfinite(seq):
-            lines.append([model, "three", "knowledge_to_sim_gap", np.nan if undefined else seq / v - 1, v, seq])
+            lines.append([model, ALL_DATASETS, "knowledge_to_sim_gap", np.nan if undefined else seq / v - 1, v, seq])
     frame = pd.DataFrame(lines, columns=K2S_COLUMNS)
     return frame.assign(note=K2S_UNDEFINED) if undefined else frame
 

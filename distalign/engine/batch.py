@@ -55,7 +55,7 @@ class BatchBackend(Protocol):
 
 
 class CacheLike(Protocol):
-    """The part of :class:`distalign.cache.ResponseCache` used here."""
+    """The part of :class:`distalign.engine.cache.ResponseCache` used here."""
 
     def key(self, identity: str, request: Request) -> str:
         """Cache key of a request."""

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from distalign.data.privacy import read_annotation_csv
 from distalign.datasets import NONE_GROUP
 from distalign.evaluation.base import Context, vector
 from distalign.evaluation.tally import SKIP
@@ -53,8 +54,6 @@ _EXPECTED_FILE = "opinionqa/express_distribution/gpt-3.5-turbo-0125/task0/{wave}
 
 def read_survey(paths: list[Path]) -> pd.DataFrame:
     """The estimate fields of the concatenated exports (privacy-filtered), without Qualtrics' 2 extra header rows."""
-    from distalign.data.privacy import read_annotation_csv
-
     frames = []
     for path in paths:
         head = read_annotation_csv(path, nrows=2, dtype=str, usecols=lambda c: str(c).startswith("1_"))

@@ -1,48 +1,23 @@
-"""Request log: one JSON line per completed or failed request, appended in whole lines (issue #4, #7).
+"""Request log: one JSON line per completed or failed request, appended in whole lines.
 
 Each line records what was asked and what came back (prompt messages, raw response, parsed
 distribution and parse status, token usage, latency, model id / fingerprint, seed, sample index,
 cache hit, error), so every number in a result file can be traced to a model reply. Result files stay
-in the original layout (SPEC §5); this log is the per-sample record that layout lacks.
+in the original layout (docs/original.md §5); this log is the per-sample record that layout lacks.
 
-Secrets never reach the log: every line passes through :func:`scrub`, which masks the values of the
-API-key environment variables and anything shaped like an OpenAI/Anthropic key.
-
->>> scrub("token sk-" "ant-api03-abcdefghijklmnopqrstuvwxyz0123 rejected")
-'token *** rejected'
+Secrets never reach the log: every line passes through :func:`distalign.redact.redact`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-SECRET_ENV_VARS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN",
-                   "OPENROUTER_API_KEY", "TOGETHER_API_KEY")
-_KEY_SHAPE = re.compile(r"\b(?:sk|hf)-[A-Za-z0-9_\-]{16,}|\bhf_[A-Za-z0-9]{16,}")
-MASK = "***"
-
-
-def scrub(text: str) -> str:
-    """``text`` with API-key values (from the environment, or key-shaped strings) masked.
-
-    >>> os.environ["OPENAI_API_KEY"] = "not-a-real-key-123"
-    >>> scrub("Incorrect API key provided: not-a-real-key-123")
-    'Incorrect API key provided: ***'
-    >>> del os.environ["OPENAI_API_KEY"]
-    """
-    for var in SECRET_ENV_VARS:
-        value = os.environ.get(var, "")
-        if len(value) >= 8 and value in text:
-            text = text.replace(value, MASK)
-    if "sk-" in text or "hf_" in text or "hf-" in text:  # cheap pre-check: the regex is slow on long lines
-        text = _KEY_SHAPE.sub(MASK, text)
-    return text
+from distalign.redact import redact
 
 
 class RunLog:
@@ -69,10 +44,10 @@ class RunLog:
             _drop_partial_line(self.path, self._fd)
 
     def write(self, record: dict[str, Any]) -> None:
-        """Buffer one record as a JSON line (scrubbed); write the buffer when it is full."""
+        """Buffer one record as a JSON line (secrets masked); write the buffer when it is full."""
         if self._fd is None:
             return
-        self._lines.append(scrub(json.dumps(record, ensure_ascii=False, default=str)) + "\n")
+        self._lines.append(redact(json.dumps(record, ensure_ascii=False, default=str)) + "\n")
         if len(self._lines) >= self.flush_every:
             self.flush()
 
