@@ -31,8 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 from distalign.backends import BackendOptions, get_backend  # noqa: E402
-from distalign.cache import NullCache  # noqa: E402
 from distalign.engine import Executor, RetryPolicy  # noqa: E402
+from distalign.engine.cache import NullCache  # noqa: E402
 from distalign.types import Message, Request  # noqa: E402
 from tests.fakeservers import FakeOpenAI, _Handler, _Server  # noqa: E402
 

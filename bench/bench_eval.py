@@ -18,7 +18,7 @@ from pathlib import Path
 
 from distalign.bootstrap import bootstrap_loop_many, bootstrap_many
 from distalign.evaluation import evaluate
-from distalign.leaderboards import Scorer, build, everything, headline, write
+from distalign.evaluation.leaderboards import Scorer, build, everything, headline, write
 
 
 def timed(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
