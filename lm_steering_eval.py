@@ -1,11 +1,11 @@
-"""Evaluate result files: per-question TV, simulated and human baselines, bootstrapped leaderboards (issue #3).
+"""Evaluate result files: per-question TV, simulated and human baselines, bootstrapped leaderboards.
 
 Reads every result file under ``--results_dir`` (every model, method, task and group found there) and writes,
 overwriting, into ``--output_dir``: ``eval_disagreement_bootstrapping.csv``, ``leaderboard_distrib_alignment.csv``,
 ``leaderboard_distrib_alignment_all.csv``, ``k2s_gap.csv``, ``eval_skips.csv`` and ``leaderboard.md`` (also
-printed). ``--mode paper`` reproduces the released numbers (SPEC §7, §10), ``--mode fixed`` (default) corrects
-the defects of SPEC §11.1. ``--metric`` (fixed mode) scores every cell by another registered metric
-(:data:`distalign.metrics.METRICS`: ``jsd``, ``wasserstein``, ...) instead of TV. Example::
+printed). ``--mode paper`` reproduces the released numbers (docs/original.md §7, §10), ``--mode fixed``
+(default) corrects the defects of docs/original.md §11.1. ``--metric`` (fixed mode) scores every cell by another
+registered metric (:data:`distalign.metrics.METRICS`: ``jsd``, ``wasserstein``, ...) instead of TV. Example::
 
     python lm_steering_eval.py --results_dir results --data_dir . --output_dir results --mode paper --seed 0
 """
@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--results_dir", default="results", help="folder of result files (SPEC §5 layout)")
+    p.add_argument("--results_dir", default="results", help="folder of result files (docs/original.md §5 layout)")
     p.add_argument("--data_dir", default=".", help="data root: opinions_qa/, nytimes/, Global_Values/, "
                                                    "results/human_annotations/")
     p.add_argument("--output_dir", default="results", help="where the CSVs and leaderboard.md are written")

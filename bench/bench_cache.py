@@ -1,4 +1,4 @@
-"""Benchmark of cache replay (issue #7; not a test): the full paper grid of one model, generated, then replayed.
+"""Benchmark of cache replay (not a test): the full paper grid of one model, generated, then replayed.
 
 Three runs of ``lm_steering.py`` in fresh processes, on the fetched data (all 3 datasets, tasks 0 1 3, the three
 paper methods; 12,039 requests):

@@ -1,4 +1,4 @@
-"""Benchmark of the request engine (issue #7; not a test): throughput against a loopback OpenAI-compatible server.
+"""Benchmark of the request engine (not a test): throughput against a loopback OpenAI-compatible server.
 
 The server (``tests/fakeservers.FakeOpenAI``, one thread per connection, a deep listen backlog) runs in its own
 process and answers every chat completion after ``--latency`` seconds; with ``--rate_429`` it answers that share

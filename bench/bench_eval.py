@@ -1,4 +1,4 @@
-"""Benchmark of the evaluation stage (issue #3; not a test): full-run wall time and the bootstrap speed-up.
+"""Benchmark of the evaluation stage (not a test): full-run wall time and the bootstrap speed-up.
 
 Prints, in one run: the wall time of the whole evaluation of the released generations (result JSON files ->
 every CSV and leaderboard.md, as ``lm_steering_eval.py`` does it) in each mode, and the time of the

@@ -1,4 +1,4 @@
-"""Local scoring throughput of the built-in model: batched vs unbatched, plus peak memory (issue #5).
+"""Local scoring throughput of the built-in model: batched vs unbatched, plus peak memory.
 
 Runs the built-in ``local/smollm2-135m-instruct`` (offline) on N persona-style multiple-choice prompts
 of about 500 tokens (the length of the paper's few-shot prompts) with ``model_logprobs`` requests, once

@@ -1,4 +1,4 @@
-"""Benchmark of scale (issue #7; not a test): bookkeeping time and peak memory at 1x, 10x, 100x the questions.
+"""Benchmark of scale (not a test): bookkeeping time and peak memory at 1x, 10x, 100x the questions.
 
 For each question count (default 100, 1,000, 10,000) a synthetic OpinionQA-format data folder is built in a temporary
 folder (``tests/generate_standins.write_tiny_oqa``: 7 demographics, question 2 without Male respondents), then, each

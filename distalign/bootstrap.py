@@ -1,4 +1,4 @@
-"""Seeded, vectorized percentile bootstrap of dataset-weighted mean TVs (SPEC §7.4, §11.1.17; issue #3).
+"""Seeded, vectorized percentile bootstrap of dataset-weighted mean TVs (docs/original.md §7.4, §11.1.17).
 
 The statistic of one leaderboard row is Σ_d w_d · mean(pool_d): each dataset's pool of per-question TVs is
 resampled with replacement at its own size, and the datasets are combined with fixed weights (⅓ each for

@@ -1,4 +1,4 @@
-"""Distances between distributions and the metric registry (SPEC §7.1, §11.2; evaluation issue #3).
+"""Distances between distributions and the metric registry (docs/original.md §7.1, §11.2).
 
 The score of the benchmark is the total variation distance TV(p, q) = ½·Σ_i |p_i − q_i| (lower is better).
 Paper mode applies it to the stored vectors as they are (not renormalised); fixed mode first aligns the
@@ -47,7 +47,7 @@ def tv(p: Sequence[float] | FloatArray, q: Sequence[float] | FloatArray) -> floa
 
 
 def tv_or_nan(p: Sequence[float], q: Sequence[float]) -> float:
-    """TV, or NaN when the lengths differ (the original's caught exception, SPEC §7.1).
+    """TV, or NaN when the lengths differ (the original's caught exception, docs/original.md §7.1).
 
     >>> tv_or_nan([1.0], [0.5, 0.5])
     nan

@@ -1,4 +1,4 @@
-"""Parsers: raw model output -> distribution over option letters (SPEC §3, §11.1.4-6, §11.2).
+"""Parsers: raw model output -> distribution over option letters (docs/original.md §3, §11.1.4-6, §11.2).
 
 Two families, all pure functions that never raise on any text and never ``eval``:
 
@@ -22,7 +22,7 @@ from distalign.types import Distribution, Parsed
 SEQUENCE_LENGTH = 30  # answers asked for by the sequence method
 
 # ---------------------------------------------------------------------------------------------------
-# Paper semantics (SPEC §3.1, §3.3)
+# Paper semantics (docs/original.md §3.1, §3.3)
 # ---------------------------------------------------------------------------------------------------
 _BARE_KEY = re.compile(r"(?<=[{,])\s*([A-Za-z_]\w*)\s*:")
 

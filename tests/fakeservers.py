@@ -1,4 +1,4 @@
-"""Loopback fake OpenAI and Anthropic HTTP servers for tests and benchmarks (issue #5).
+"""Loopback fake OpenAI and Anthropic HTTP servers for tests and benchmarks.
 
 Real HTTP on 127.0.0.1 (stdlib ``http.server`` in a daemon thread), driven through the official SDKs by
 pointing their ``base_url`` here. Each server counts requests per path, keeps the request bodies and

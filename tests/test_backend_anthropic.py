@@ -1,4 +1,4 @@
-"""Anthropic backend against a loopback fake server, through the official SDK (issue #5)."""
+"""Anthropic backend against a loopback fake server, through the official SDK."""
 
 from __future__ import annotations
 

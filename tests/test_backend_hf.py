@@ -1,4 +1,4 @@
-"""Transformers backend on a tiny random Llama built in-process (no files, no hub; issue #5)."""
+"""Transformers backend on a tiny random Llama built in-process (no files, no hub)."""
 
 from __future__ import annotations
 

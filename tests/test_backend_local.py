@@ -1,4 +1,4 @@
-"""The built-in SmolLM2-135M-Instruct end to end: offline conversion, every expression method (issue #5)."""
+"""The built-in SmolLM2-135M-Instruct end to end: offline conversion, every expression method."""
 
 from __future__ import annotations
 

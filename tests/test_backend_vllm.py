@@ -1,4 +1,4 @@
-"""vLLM adapter logic with a fake ``vllm`` module injected into ``sys.modules`` (vLLM needs a GPU; issue #5)."""
+"""vLLM adapter logic with a fake ``vllm`` module injected into ``sys.modules`` (vLLM needs a GPU)."""
 
 from __future__ import annotations
 

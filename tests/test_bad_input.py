@@ -1,4 +1,4 @@
-"""Corrupt or truncated data and result files (issue #7): clear errors naming the file, nothing dropped silently.
+"""Corrupt or truncated data and result files: clear errors naming the file, nothing dropped silently.
 
 Generation and evaluation stop with one line naming the file when a *data* file is unreadable, and generation
 refuses to resume over a result file it cannot read (it never overwrites it). The evaluation counts every result

@@ -1,4 +1,4 @@
-"""Simulated references: hand values, the paper's early stop, the sampling floor (SPEC §7.2)."""
+"""Simulated references: hand values, the paper's early stop, the sampling floor (docs/original.md §7.2)."""
 
 from __future__ import annotations
 

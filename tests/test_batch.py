@@ -1,4 +1,4 @@
-"""Batch APIs (distalign/batch.py) round trips against the loopback fake OpenAI and Anthropic servers (issue #5)."""
+"""Batch APIs (distalign/engine/batch.py) round trips against the loopback fake OpenAI and Anthropic servers."""
 
 from __future__ import annotations
 

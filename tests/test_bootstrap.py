@@ -1,4 +1,4 @@
-"""Seeded, vectorized bootstrap: weights, determinism, agreement with the per-resample loop (SPEC §7.4)."""
+"""Seeded, vectorized bootstrap: weights, determinism, agreement with the per-resample loop (docs/original.md §7.4)."""
 
 from __future__ import annotations
 

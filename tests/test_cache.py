@@ -1,4 +1,4 @@
-"""Response cache: keys, round trips, persistence, corrupt and locked files (issue #4)."""
+"""Response cache: keys, round trips, persistence, corrupt and locked files."""
 
 from __future__ import annotations
 

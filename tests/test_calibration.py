@@ -1,4 +1,4 @@
-"""Tests of temperature scaling (distalign.calibration, temperature_scaling.py; SPEC §6, issue #6).
+"""Tests of temperature scaling (distalign.calibration, temperature_scaling.py; docs/original.md §6).
 
 Constructed pools where the right temperature is known, the paper-mode artefacts (NaN objective -> 3.8197,
 task0 duplication), cross-fitting, NaN-free fixed-mode output, and (marked ``data``) reproduction of the
@@ -290,7 +290,7 @@ def test_paper_mode_reproduces_released_temperatures_and_files(paper_run):
 
 
 def headline_mean(root: Path, model: str) -> float:
-    """⅓-weighted mean over datasets of the task1+task3 TS-Log-p TVs (NaN and unscorable rows dropped; SPEC §7)."""
+    """⅓-weighted mean over datasets of the task1+task3 TS-Log-p TVs (NaN, unscorable rows dropped; §7)."""
     means = []
     for dataset in ("opinionqa", "nytimes", "globalvalues"):
         tvs = []

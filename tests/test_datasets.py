@@ -1,4 +1,4 @@
-"""Dataset loaders (SPEC §2): every quirk on small fixtures built here, then the counts on the fetched data.
+"""Dataset loaders (docs/original.md §2): every quirk on small fixtures built here, then the counts on the fetched data.
 
     pytest tests/test_datasets.py
 """

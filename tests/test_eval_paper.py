@@ -1,4 +1,6 @@
-"""The pinned reproduction: paper mode on the released generations gives SPEC §10 (Table 1, K2S), fixed mode runs.
+"""The pinned reproduction: paper mode on the released generations gives Table 1 and K2S; fixed mode runs.
+
+Expected values: docs/original.md §10.
 
 Needs the fetched data (``python -m distalign.data fetch``); set ``DISTALIGN_DATA_DIR`` to use another data root.
 """
@@ -19,7 +21,7 @@ ROOT = Path(os.environ.get("DISTALIGN_DATA_DIR", Path(__file__).resolve().parent
 pytestmark = [pytest.mark.data, pytest.mark.skipif(not (ROOT / "results/opinionqa").is_dir(),
                                                    reason="fetched data not found; python -m distalign.data fetch")]
 
-TABLE1 = {  # SPEC §10.1: V, Seq, Log-p, TS-Log-p
+TABLE1 = {  # docs/original.md §10.1: V, Seq, Log-p, TS-Log-p
     "gpt-3.5-turbo-0125": (0.2914, 0.3182, 0.4555, 0.2963),
     "gpt-4": (0.2290, 0.2779, 0.5499, 0.2735),
     "anthropic_haiku": (0.2540, 0.3086, None, None),

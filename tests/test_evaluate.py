@@ -1,4 +1,4 @@
-"""Evaluation semantics on tiny hand-made trees: paper vs fixed, skips and malformed files, --metric (issue #3)."""
+"""Evaluation semantics on tiny hand-made trees: paper vs fixed, skips and malformed files, --metric."""
 
 from __future__ import annotations
 

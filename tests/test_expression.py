@@ -1,4 +1,4 @@
-"""Expression methods: capability checks, the requests they send and how they parse replies (SPEC §3; issue #4).
+"""Expression methods: capability checks, the requests they send and how they parse replies (docs/original.md §3).
 
 Run: ``.venv/bin/python -m pytest tests/test_expression.py``.
 """

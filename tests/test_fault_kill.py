@@ -1,4 +1,4 @@
-"""SIGKILL at seeded random moments, then rerun: the uninterrupted run's bytes, nothing lost or asked twice (issue #7).
+"""SIGKILL at seeded random moments, then rerun: the uninterrupted run's bytes, nothing lost or asked twice.
 
 Extends ``tests/test_resume.py`` (one kill after a fixed number of calls) to kill times drawn from a seeded
 Generator over the whole life of the process (start-up, planning, requests, result-file writes, the last flush).

@@ -1,4 +1,4 @@
-"""Faults under load (issue #7): misbehaving servers, a broken cache, a read-only or full results folder.
+"""Faults under load: misbehaving servers, a broken cache, a read-only or full results folder.
 
 Every run goes through ``lm_steering.main`` (in process) and the real ``openai`` backend against the loopback
 ``tests/fakeservers.FakeOpenAI``. A failed request must end the run normally, be recorded with its reason (request

@@ -1,4 +1,4 @@
-"""Tests of the figures (distalign.figures; SPEC §8, issue #6): each figure renders from a small fixture
+"""Tests of the figures (distalign.figures; docs/original.md §8): each figure renders from a small fixture
 (Agg backend) with the expected axes, labels and series; new models appear automatically; missing inputs are
 skipped with a note."""
 

@@ -1,4 +1,4 @@
-"""Parsers fuzzed over arbitrary and adversarial text (issue #7): never raise, never eval, a distribution or a failure.
+"""Parsers fuzzed over arbitrary and adversarial text: never raise, never eval, a distribution or a failure.
 
 Every tolerant parser must return either a proper distribution over exactly the given letters (finite,
 non-negative, summing to 1 within 1e-9) or an explicit failure (``parse_ok=False``, ``dist=None``); the paper

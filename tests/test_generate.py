@@ -1,4 +1,4 @@
-"""Generation: grid planning, records, resume, n/a markers, failures, logs, dry run, batch pass (issue #4).
+"""Generation: grid planning, records, resume, n/a markers, failures, logs, dry run, batch pass.
 
 Most tests use a tiny OpinionQA-format data folder and stand-in prompt/method plug-ins
 (tests/generate_standins.py), so they exercise the run engine alone; the end-to-end tests at the bottom

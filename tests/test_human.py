@@ -1,4 +1,4 @@
-"""Human baseline from Qualtrics-style exports: first k = 4 complete answers, paper vs fixed scoring (SPEC §7.6)."""
+"""Human baseline from Qualtrics-style exports: first k = 4 complete answers, paper vs fixed (docs/original.md §7.6)."""
 
 from __future__ import annotations
 

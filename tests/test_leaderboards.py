@@ -1,4 +1,4 @@
-"""Leaderboards: weights, K2S, n/a and new-model rows, file formats, byte-identical reruns, metrics (SPEC §7.3–§7.5)."""
+"""Leaderboards: weights, K2S, n/a and new-model rows, formats, identical reruns, metrics (docs/original.md §7.5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TV, JSD, Wasserstein and alignment helpers, the metric registry: hand-computed values and properties (SPEC §7.1)."""
+"""TV, JSD, Wasserstein, alignment helpers, the metric registry: hand-computed values, properties (§7.1).
+
+Section numbers refer to docs/original.md.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of ``analysis/figures.ipynb`` (issue #6): it stays thin (one cell per figure, logic in distalign.figures)
+"""Tests of ``analysis/figures.ipynb``: it stays thin (one cell per figure, logic in distalign.figures)
 and, marked ``data``, it runs headless against the fetched released results (nbclient, the venv's python3 kernel),
 producing the evaluation CSVs when they are missing and one image per figure."""
 

@@ -1,4 +1,4 @@
-"""Resume after a crash: kill ``lm_steering.py`` mid-run, rerun, get the uninterrupted run's bytes (issue #4).
+"""Resume after a crash: kill ``lm_steering.py`` mid-run, rerun, get the uninterrupted run's bytes.
 
 The fake backend appends one line per call to a call log (``--backend_arg call_log=...``), so the tests can
 count backend calls: a request whose completion reached the cache before the kill is never sent again.

@@ -1,4 +1,4 @@
-"""Secrets and participant IDs never leave the process (issue #7).
+"""Secrets and participant IDs never leave the process.
 
 * API keys: runs with fake keys in ``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` against loopback servers that echo
   the ``Authorization`` / ``x-api-key`` header back in every error body (401, 400, 429, 5xx) and, once, in a

@@ -1,4 +1,4 @@
-"""Steering: few-shot selection rules, seeded determinism, ablations, group names (SPEC §4.3-4.4; issue #4).
+"""Steering: few-shot selection rules, seeded determinism, ablations, group names (docs/original.md §4.3-4.4).
 
 Run: ``.venv/bin/python -m pytest tests/test_steering.py``.
 """

@@ -1,7 +1,7 @@
-"""Tensor helpers of the Hugging Face backend: padding, shared prefixes, sampling, the generation loop (issue #5).
+"""Tensor helpers of the Hugging Face backend: padding, shared prefixes, sampling, the generation loop.
 
 Pure functions over token rows and log-probabilities, and :class:`Generation`, the per-row state of the batched
-sampling loop of :class:`~distalign.backends.hf.HFBackend` (SPEC §3.2). Sampling is seeded per request
+sampling loop of :class:`~distalign.backends.hf.HFBackend` (docs/original.md §3.2). Sampling is seeded per request
 (seed + sample index), so a request gives the same text alone or in a batch.
 """
 

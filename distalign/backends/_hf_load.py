@@ -1,8 +1,8 @@
-"""Loading a Hugging Face causal LM for :mod:`distalign.backends.hf`: device, dtype, quantization (issue #5).
+"""Loading a Hugging Face causal LM for :mod:`distalign.backends.hf`: device, dtype, quantization.
 
 ``dtype=auto`` is bfloat16 on CUDA when supported and float32 on CPU; ``--backend_arg`` keys ``device_map``,
 ``trust_remote_code`` and ``quantize`` (``4bit``/``8bit``, needs bitsandbytes) go to ``from_pretrained``.
-Also the padding and end-of-sequence token ids of a loaded model (SPEC §3.2).
+Also the padding and end-of-sequence token ids of a loaded model (docs/original.md §3.2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Helpers shared by the HTTP backends (issue #5): error classification, ``Retry-After``, redaction, rules.
+"""Helpers shared by the HTTP backends: error classification, ``Retry-After``, redaction, rules.
 
 The run engine retries; backends only *classify*. A failure is a :class:`TransientError` when waiting
 may help (429, 408, 409, 5xx, 529 overloaded, timeouts, dropped connections, a garbled body) and a plain

@@ -1,4 +1,4 @@
-"""Tokenizer helpers shared by the in-process backends (transformers, vLLM); no torch needed (issue #5).
+"""Tokenizer helpers shared by the in-process backends (transformers, vLLM); no torch needed.
 
 * :func:`letter_token_ids`: every vocabulary entry that decodes to an option letter once stripped of
   whitespace (``"A"``, ``" A"``, byte-level ``"ĠA"``, a newline before the letter). Summing their

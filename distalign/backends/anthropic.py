@@ -1,4 +1,4 @@
-"""Anthropic Messages backend (issue #5; SPEC §1, §3.2: Claude has no log-probabilities).
+"""Anthropic Messages backend (docs/original.md §1, §3.2: Claude has no log-probabilities).
 
 ``anthropic/<model>`` uses the official SDK (``AsyncAnthropic``) with ``ANTHROPIC_API_KEY`` and, when set,
 ``ANTHROPIC_BASE_URL`` (or ``--backend_arg base_url=...``). System messages become the ``system``

@@ -1,4 +1,4 @@
-"""The backend interface: one small class per model protocol (SPEC §1 "Models"; DEVELOPERS.md style 3-4).
+"""The backend interface: one small class per model protocol (docs/original.md §1, "Models").
 
 A backend turns a :class:`~distalign.types.Request` into a :class:`~distalign.types.Completion`. It
 declares its :class:`~distalign.types.Capabilities` up front so the run engine can decide, before any

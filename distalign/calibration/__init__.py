@@ -1,4 +1,4 @@
-"""Temperature scaling of log-prob outputs: ``model_logprobs`` -> ``rescaled_model_logprobs`` (SPEC §6, issue #6).
+"""Temperature scaling of log-prob outputs: ``model_logprobs`` -> ``rescaled_model_logprobs`` (docs/original.md §6).
 
 A model's letter probabilities p are sharpened or flattened by one temperature T: the scaled vector is
 p^(1/T) renormalised (a softmax of log p / T over the letters; letters with p = 0 stay 0). T is chosen to
@@ -7,9 +7,9 @@ pool per (model, dataset, steering task), holding every evaluated demographic.
 
 Two modes:
 
-* ``paper`` reproduces the original fit, artefacts included (SPEC §11.1.7): SciPy's bounded Brent search over
-  T ∈ (0, 10] on the scored data itself; an all-zero row makes the objective NaN, and the search then returns
-  its first probe 3.8197; task0 reads the single no-steering file once per demographic, always against
+* ``paper`` reproduces the original fit, artefacts included (docs/original.md §11.1.7): SciPy's bounded Brent
+  search over T ∈ (0, 10] on the scored data itself; an all-zero row makes the objective NaN, and the search then
+  returns its first probe 3.8197; task0 reads the single no-steering file once per demographic, always against
   ``expected_results_POLPARTY_Democrat``. All-zero rows cannot be rescaled (0/0): they are written with
   ``avg_actual_results: null`` and ``parse_ok: false``, so the evaluation drops them as the original did.
 * ``fixed`` excludes all-zero rows from the fit (and counts them), searches log T ∈ [log 0.05, log 100] (a grid,

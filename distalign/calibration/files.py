@@ -1,4 +1,4 @@
-"""Temperature scaling over result files: pools, rescaled records and files, the fits CSV (SPEC §6, issue #6).
+"""Temperature scaling over result files: pools, rescaled records and files, the fits CSV (docs/original.md §6).
 
 A pool is one (model, dataset, steering task) of ``model_logprobs`` results, every evaluated demographic
 together; its rows are fitted by :mod:`distalign.calibration.fit` and its files rewritten, rescaled, into
@@ -67,8 +67,8 @@ def pool_files(results_dir: Path | str, pool: tuple[str, str, str], demographics
                mode: str) -> list[tuple[Path, ResultKey, str]]:
     """(path, key, truth field) of each existing file of a (model, dataset, task) pool, one per demographic.
 
-    task0 has a single no-steering file, listed once per demographic (SPEC §6): against the Democrat truth in
-    paper mode, against the demographic's own stored truth in fixed mode.
+    task0 has a single no-steering file, listed once per demographic (docs/original.md §6): against the Democrat
+    truth in paper mode, against the demographic's own stored truth in fixed mode.
     """
     model, dataset, task = pool
     out = []

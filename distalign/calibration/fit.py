@@ -1,8 +1,10 @@
-"""Temperature-scaling fits (pure): the transform, the summed-TV objective, the two fits, cross-fitting (SPEC §6).
+"""Temperature-scaling fits (pure): the transform, the summed-TV objective, the two fits, cross-fitting.
 
-``paper`` reproduces the original bounded Brent search over T ∈ (0, 10], NaN objective included (SPEC §11.1.7);
-``fixed`` drops all-zero rows, searches log T on a grid then refines, and cross-fits over seeded question folds
-(issue #6). Nothing here reads or writes files: see :mod:`distalign.calibration.files`.
+Mirrors docs/original.md §6.
+
+``paper`` reproduces the original bounded Brent search over T ∈ (0, 10], NaN objective included
+(docs/original.md §11.1.7); ``fixed`` drops all-zero rows, searches log T on a grid then refines, and cross-fits
+over seeded question folds. Nothing here reads or writes files: see :mod:`distalign.calibration.files`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The data step: verified fetch of the benchmark release, participant privacy, and a check (SPEC §2).
+"""The data step: verified fetch of the benchmark release, participant privacy, and a check (docs/original.md §2).
 
 Run ``python -m distalign.data fetch`` (then ``check``); see :mod:`distalign.data.fetch`. Other modules read
 human-study files only through :func:`read_annotation_csv` / :func:`read_annotation_json`, which never load

@@ -1,4 +1,4 @@
-"""CLI of the data step (SPEC §2; data-fetch issue): ``python -m distalign.data fetch|check``.
+"""CLI of the data step (docs/original.md §2): ``python -m distalign.data fetch|check``.
 
     python -m distalign.data fetch [--source DIR_OR_URL] [--dest ROOT] [--no-results] [--quiet]
     python -m distalign.data check [--data_dir ROOT]

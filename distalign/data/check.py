@@ -1,4 +1,6 @@
-"""``python -m distalign.data check``: validate the fetched data and summarise it as one JSON object (SPEC §2).
+"""``python -m distalign.data check``: validate the fetched data and summarise it as one JSON object.
+
+Mirrors docs/original.md §2.
 
 Every manifest file must be present under the data root and verify (release digest, or the digest
 recorded by the fetch for files rewritten by :mod:`distalign.data.privacy`). Per dataset the report gives

@@ -1,4 +1,4 @@
-"""Verified fetch of the benchmark data into the repository's data folders (SPEC §2; data-fetch issue).
+"""Verified fetch of the benchmark data into the repository's data folders (docs/original.md §2).
 
 Every file the project needs is a row of ``distalign/data/manifest.tsv`` (release path, size and sha256
 of the mirror copy, sha256 of the authors' original, transform, upstream address). ``fetch`` reads each

@@ -1,4 +1,4 @@
-"""Participant privacy: identifying data are removed on write and never loaded (SPEC §2.2; data-fetch issue).
+"""Participant privacy: identifying data are removed on write and never loaded (docs/original.md §2.2).
 
 Applies to the human-study files of the release, whatever the source (mirror or upstream):
 

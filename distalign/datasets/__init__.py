@@ -1,4 +1,4 @@
-"""Dataset registry: name -> loader class (SPEC §2). Add a dataset with one file and one line here.
+"""Dataset registry: name -> loader class (docs/original.md §2). Add a dataset with one file and one line here.
 
 >>> sorted(DATASETS)
 ['globalvalues', 'nytimes', 'opinionqa']

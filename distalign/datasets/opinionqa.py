@@ -1,4 +1,4 @@
-"""OpinionQA subset: 100 contentious Pew ATP questions, groups POLPARTY/SEX/RACE (SPEC §2.1).
+"""OpinionQA subset: 100 contentious Pew ATP questions, groups POLPARTY/SEX/RACE (docs/original.md §2.1).
 
 Source: ``opinions_qa/data/human_resp/Pew_American_Trends_Panel_disagreement_{100,500}/``.
 Quirks handled here:
@@ -60,7 +60,7 @@ class OpinionQA(SurveyDataset):
         return out
 
     def survey_options(self, qid: str) -> list[str]:
-        """``MC_options`` as stored (survey order, comma-split; SPEC §11.1.2)."""
+        """``MC_options`` as stored (survey order, comma-split; docs/original.md §11.1.2)."""
         rec = self._record(qid, "POLPARTY", pool=False)
         return list(require(rec, "MC_options", f"{self._where('POLPARTY', False)}[{qid!r}]"))
 

@@ -1,4 +1,4 @@
-"""Asynchronous batch APIs (OpenAI Batch, Anthropic Message Batches): about half the price at scale (issue #5).
+"""Asynchronous batch APIs (OpenAI Batch, Anthropic Message Batches): about half the price at scale.
 
 With ``--batch_api`` the run engine first hands every pending, uncached request to :func:`run_batches`,
 then runs its normal pass, which finds the answers in the response cache. :func:`run_batches`

@@ -1,4 +1,4 @@
-"""Response cache: SQLite (WAL) store of successful completions, keyed by everything that shapes an answer (issue #4).
+"""Response cache: SQLite (WAL) store of successful completions, keyed by everything that shapes an answer.
 
 The key is the SHA-256 of a canonical JSON of the backend identity (name + server address), the
 messages and every :class:`~distalign.types.Request` field except ``meta`` (so the sample index and

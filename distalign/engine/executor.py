@@ -1,4 +1,4 @@
-"""The async request executor: cache lookup, bounded concurrency, retries with backoff (issue #4).
+"""The async request executor: cache lookup, bounded concurrency, retries with backoff.
 
 :class:`Executor` runs one :class:`~distalign.types.Request` at a time per call, many calls at once:
 

@@ -1,4 +1,4 @@
-"""Evaluation stage: result files -> per-question TV rows, simulated and human rows (SPEC §7; issue #3).
+"""Evaluation stage: result files -> per-question TV rows, simulated and human rows (docs/original.md §7).
 
 :func:`evaluate` reads every result file under ``results_dir`` once (:func:`distalign.results.scan`: every
 model, method, task and group found there, no hard-coded list), scores it with the semantics of ``mode``
@@ -64,7 +64,7 @@ def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed",
     """Evaluate every result file under ``results_dir`` against the data under ``data_dir``.
 
     Args:
-        results_dir: folder of result files (SPEC §5 layout).
+        results_dir: folder of result files (docs/original.md §5 layout).
         data_dir: data root (``opinions_qa/``, ``nytimes/``, ``Global_Values/``, ``results/human_annotations/``).
         mode: ``paper`` or ``fixed``.
         seed: seed of every random draw.

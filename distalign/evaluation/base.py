@@ -1,4 +1,4 @@
-"""Shared pieces of the two evaluation semantics: run context, record readers, interface (SPEC §5, §7; issue #3).
+"""Shared pieces of the two evaluation semantics: run context, record readers, interface (docs/original.md §5, §7).
 
 A :class:`Semantics` turns one result file into evaluation rows (:class:`~distalign.types.TVRow`, one per
 evaluated demographic) and adds the simulated reference rows. :mod:`~distalign.evaluation.paper` implements

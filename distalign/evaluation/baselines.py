@@ -1,6 +1,6 @@
-"""Simulated reference rows: what a perfect sampler, a know-nothing and a one-hot answer score (SPEC §7.2).
+"""Simulated reference rows: what a perfect sampler, a know-nothing and a one-hot answer score (docs/original.md §7.2).
 
-Implements SPEC §7.2, §11.1.3 and §11.1.18 for issue #3 (rows with Model = ``simulated``).
+Implements docs/original.md §7.2, §11.1.3 and §11.1.18 (rows with Model = ``simulated``).
 
 Paper mode reproduces the original's four rows, computed from the GPT-3.5 sequence outputs and the expected
 vectors of its evaluation (misaligned for OQA task0):

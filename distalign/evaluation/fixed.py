@@ -1,4 +1,4 @@
-"""Fixed-mode evaluation: the original's score-affecting defects corrected (SPEC §11.1, §11.2; issue #3).
+"""Fixed-mode evaluation: the original's score-affecting defects corrected (docs/original.md §11.1, §11.2).
 
 What differs from paper mode (each item is one row of the errata table):
 

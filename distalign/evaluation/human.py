@@ -1,4 +1,4 @@
-"""Human baseline: how well k = 4 people estimate a group's answer distribution (SPEC §7.6, §11.1.15; issue #3).
+"""Human baseline: how well k = 4 people estimate a group's answer distribution (docs/original.md §7.6, §11.1.15).
 
 Prolific annotators saw a survey question with the same lettered options as the models and typed a
 percentage per option for a target group. Per (question, group) the first ``K_ANNOTATORS`` complete

@@ -1,4 +1,6 @@
-"""Leaderboards: evaluation rows -> the eval CSV, three leaderboard CSVs and ``leaderboard.md`` (SPEC §7.3–§7.5).
+"""Leaderboards: evaluation rows -> the eval CSV, three leaderboard CSVs and ``leaderboard.md``.
+
+Mirrors docs/original.md §7.3–§7.5.
 
 Outputs (all overwritten atomically, never appended; the original columns first and in the original order,
 extra columns after them; lists as JSON):

@@ -1,6 +1,6 @@
 """``leaderboard.md``: the headline table and its context as GitHub markdown that also reads well in a terminal.
 
-Issue #3: models × methods with "mean ± error", the K2S gap, N and parse-failure rate per model and method,
+Models × methods with "mean ± error", the K2S gap, N and parse-failure rate per model and method,
 the simulated and human references, the skipped/checked counts, and one line stating mode, seed and the
 number of bootstrap resamples (and the metric, when it is not TV: the caption then names it with its direction,
 ``JSD ↓``). Columns are padded to equal width so the raw text lines up.

@@ -1,4 +1,6 @@
-"""Paper-mode evaluation: the original release's semantics, quirks included, on purpose (SPEC §7.1–§7.3, §11.1).
+"""Paper-mode evaluation: the original release's semantics, quirks included, on purpose.
+
+Mirrors docs/original.md §7.1–§7.3, §11.1.
 
 Reproduces the released eval CSV and leaderboards from the released generations:
 
@@ -10,8 +12,8 @@ Reproduces the released eval CSV and leaderboards from the released generations:
   GlobalValues' float-tolerant verbalize variant and untruncated sequences), so new models are scored the
   way the paper scored its own; for released records the parsers are re-applied only as a check;
 * OQA no-steering (task0) is scored against the survey-order ``MC_options`` walk (the misalignment of
-  SPEC §7.1), NYT task0 against the stored ``expected_results_<GROUP>_<dem>``;
-* NYT steered rows are duplicated once per group folder (SPEC §7.3);
+  docs/original.md §7.1), NYT task0 against the stored ``expected_results_<GROUP>_<dem>``;
+* NYT steered rows are duplicated once per group folder (docs/original.md §7.3);
 * simulated rows come from GPT-3.5's sequence outputs (task0 for OQA/NYT, task1 for GlobalValues), with
   the ground-truth simulation's early stop (:func:`~distalign.evaluation.baselines.paper_simulated`).
 """

@@ -1,4 +1,4 @@
-"""Counted skips and checks of an evaluation run: nothing is dropped silently (issue #3; SPEC §7.1, §11.1).
+"""Counted skips and checks of an evaluation run: nothing is dropped silently (docs/original.md §7.1, §11.1).
 
 Every cell or file that is not scored, and every consistency check that fails (a stored expected vector
 that disagrees with the data, a stored vector that the original parser does not reproduce), is counted

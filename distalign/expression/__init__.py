@@ -1,4 +1,4 @@
-"""Expression-method registry: ``--output_type`` name -> method (SPEC §3; issue #4).
+"""Expression-method registry: ``--output_type`` name -> method (docs/original.md §3).
 
 >>> sorted(METHODS)
 ['express_distribution', 'independent_samples', 'model_logprobs', 'option_likelihood', 'sequence']

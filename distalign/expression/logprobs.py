@@ -1,4 +1,6 @@
-"""``model_logprobs`` (Log-p): the first answer token's probabilities over the option letters (SPEC §3.2, §11.1.6).
+"""``model_logprobs`` (Log-p): the first answer token's probabilities over the option letters.
+
+Mirrors docs/original.md §3.2, §11.1.6.
 
 One request asks for a single letter (``max_tokens=1``) with ``top_logprobs`` alternatives (the run's value,
 capped by the backend's maximum) and the option ``letters``, which exact local backends score directly.

@@ -1,4 +1,6 @@
-"""``sequence`` (Seq): 30 simulated answers in one reply, counted (SPEC §3.1, §11.1.5, §11.2; the paper's method).
+"""``sequence`` (Seq): 30 simulated answers in one reply, counted.
+
+Mirrors docs/original.md §3.1, §11.1.5, §11.2; the paper's method.
 
 One request at the run's temperature; the reply is read by :func:`distalign.parsers.parse_sequence`: only
 the text after the last ``Answer:`` counts, only tokens that are option letters count, the first 30 are

@@ -1,4 +1,6 @@
-"""``express_distribution`` (V, verbalize): the model states the distribution as JSON (SPEC §3.3, §11.1.4, §11.2).
+"""``express_distribution`` (V, verbalize): the model states the distribution as JSON.
+
+Mirrors docs/original.md §3.3, §11.1.4, §11.2.
 
 The prompt asks for a JSON object mapping each option letter to a whole percentage. The request itself is
 an ordinary text request (no backend-specific JSON mode), so every backend runs it the same way. The reply

@@ -1,4 +1,4 @@
-"""The paper's figures as pure functions, and their builders (SPEC §8; issue #6).
+"""The paper's figures as pure functions, and their builders (docs/original.md §8).
 
     python -m distalign.figures --results_dir results --out results/figures
 

@@ -1,4 +1,4 @@
-"""Tables behind the figures: read the evaluation CSVs and result files into tidy DataFrames (SPEC §7, §8).
+"""Tables behind the figures: read the evaluation CSVs and result files into tidy DataFrames (docs/original.md §7, §8).
 
 Every function returns a long-format DataFrame (one row per plotted value) that the plot functions in
 :mod:`distalign.figures.plots` draw without further computation. A missing input raises
@@ -150,7 +150,7 @@ def verbalized_marginals(results_dir: Path | str, group: str, task: str) -> dict
 
 def stereotype_table(results_dir: Path | str, data_dir: Path | str, groups: Iterable[str] = ("Democrat", "Republican"),
                      seed: int = 0) -> pd.DataFrame:
-    """Mean Likert distribution per group: ground truth, human estimates, and the model average (SPEC §8.2).
+    """Mean Likert distribution per group: ground truth, human estimates, and the model average (docs/original.md §8.2).
 
     Columns: group, source (truth/human/model), steering, rating, mean, error, n (books or models).
     """

@@ -1,4 +1,6 @@
-"""Pure plot functions: a tidy table (from :mod:`distalign.figures.data`) in, a matplotlib Figure out (SPEC §8).
+"""Pure plot functions: a tidy table (from :mod:`distalign.figures.data`) in, a matplotlib Figure out.
+
+Mirrors docs/original.md §8.
 
 No function reads files or draws randomness. Every function works for any set of models and methods; a
 panel without data shows a note instead of failing. Call them inside ``with style():`` for the house look

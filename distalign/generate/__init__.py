@@ -1,7 +1,9 @@
-"""Generation: plan the (model, dataset, method, steering, demographic, question) grid, run it (SPEC §1, §4, §5).
+"""Generation: plan the (model, dataset, method, steering, demographic, question) grid, run it.
+
+Mirrors docs/original.md §1, §4, §5.
 
 One result file ("cell") per (dataset, output type, model, task, group, demographic), in the original
-layout (:mod:`distalign.results`); issue #4. For each question of a cell: build the steered prompt
+layout (:mod:`distalign.results`). For each question of a cell: build the steered prompt
 (:mod:`distalign.steering`), turn it into requests (:mod:`distalign.expression`), answer them through
 the :class:`~distalign.engine.Executor` (cache, concurrency, retries), parse, and record.
 

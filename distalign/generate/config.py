@@ -1,4 +1,4 @@
-"""Generation settings: the run configuration, the plug-in points and their validation (SPEC §1, §4; issue #4).
+"""Generation settings: the run configuration, the plug-in points and their validation (docs/original.md §1, §4).
 
 :class:`RunConfig` holds the CLI flags of ``lm_steering.py``; :class:`Plugins` holds the functions generation
 calls into (prompt builders, expression methods, backends), so tests can pass stand-ins.
@@ -42,7 +42,7 @@ class RunConfig:
         max_retries: retries of a transient failure.
         timeout: seconds per HTTP attempt (see :func:`attempt_timeout`).
         cache_path: response cache (``None``: no cache).
-        ficticious_group: replace group names by Foo/Bar/Baz (OQA ablation, SPEC §4.4).
+        ficticious_group: replace group names by Foo/Bar/Baz (OQA ablation, docs/original.md §4.4).
         shuffled_labels: shuffle the option order of context lines (task2/3 ablation).
         n_samples: samples per prompt for ``independent_samples``.
         temperature: sampling temperature.

@@ -1,7 +1,7 @@
 """Dry runs: the pending requests of a run, with estimated tokens and cost per model x method, calling nothing.
 
 The same planning as a real run (:func:`~distalign.generate.work.plan_model`, no markers written); token counts
-and prices come from :mod:`distalign.engine.costs` (SPEC §1; issue #4).
+and prices come from :mod:`distalign.engine.costs` (docs/original.md §1).
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Planning: the evaluated demographics, the result files ("cells") of a run and their questions (SPEC §4, §5).
+"""Planning: the evaluated demographics, the result files ("cells") of a run and their questions.
+
+Mirrors docs/original.md §4, §5.
 
 A cell is one result file of (dataset, output type, model, task, group, demographic); a :class:`Unit` is one
 question of a cell, with its requests built by the :class:`Preparer` (steered prompt -> expression method), or
 the reason it is skipped. task0 (no steering) is one cell, ``NONE/Democrat.json``, whose records carry the
-truth of every evaluated demographic (SPEC §4.1).
+truth of every evaluated demographic (docs/original.md §4.1).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from distalign.names import model_dir, task_dir
 from distalign.results import ResultKey
 from distalign.types import Capabilities, Request, SurveyItem
 
-TASK0_FILE = ("NONE", "Democrat")  # task0's result file: group folder and demographic file name (SPEC §4.1)
+TASK0_FILE = ("NONE", "Democrat")  # task0's result file: group folder and demographic file name (docs/original.md §4.1)
 
 
 def evaluated(ds: SurveyDataset, groups: tuple[str, ...] | None, all_dems: bool = False) -> list[tuple[str, str]]:

@@ -1,4 +1,6 @@
-"""What generation writes: result records, result files (incremental, ordered, atomic) and request-log lines (SPEC §5).
+"""What generation writes: result records, result files (incremental, ordered, atomic) and request-log lines.
+
+Mirrors docs/original.md §5.
 
 A :class:`ResultFile` keeps the records of one cell and rewrites the file atomically, records in dataset question
 order, so the same command and seed give the same bytes however completions interleave; a record already in

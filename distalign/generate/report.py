@@ -1,4 +1,4 @@
-"""What a model's generation run did, and its one-line summary (requests, tokens, cost, records, skips; SPEC §1)."""
+"""What a model's generation run did, and its one-line summary (requests, tokens, cost, records, skips)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Running a generation: every pending unit of each model through the engine, then parse and record (SPEC §1, §5).
+"""Running a generation: every pending unit of each model through the engine, then parse and record.
+
+Mirrors docs/original.md §1, §5.
 
 Each unit's requests go through the :class:`~distalign.engine.Executor` (cache, concurrency, retries); a unit
 whose requests all succeeded is parsed and recorded, every request is logged (log first). A request that failed

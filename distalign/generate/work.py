@@ -1,4 +1,6 @@
-"""A model's pending work: the capability check, n/a markers, resume, and the units still to run (SPEC §4, §5).
+"""A model's pending work: the capability check, n/a markers, resume, and the units still to run.
+
+Mirrors docs/original.md §4, §5.
 
 An unsupported (model, method) pair writes an ``_na.json`` marker and is reported, never run. A question already
 in its result file is done; the others are grouped per dataset/method into a :class:`Work`.
