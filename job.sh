@@ -19,7 +19,7 @@
 #                          API models need OPENAI_API_KEY / ANTHROPIC_API_KEY; without the key they are skipped)
 #   LIMIT                  questions per dataset for new generations (default 2: with the built-in model on
 #                          2 CPU cores the whole job then takes about 13 minutes; LIMIT=0 means all questions)
-#   DATASETS               datasets to generate (default "opinionqa nytimes globalvalues")
+#   DATASETS               datasets to generate (default: every registered dataset, distalign.datasets.DATASETS)
 #   TASKS                  steering tasks (default "0 1 3": none, persona, few-shot; GlobalValues has no task 0)
 #   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution", the
 #                          paper's; also: independent_samples, option_likelihood)
@@ -38,7 +38,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 MODELS="${MODELS:-local/smollm2-135m-instruct}"
 LIMIT="${LIMIT:-2}"
-DATASETS="${DATASETS:-opinionqa nytimes globalvalues}"
+DATASETS="${DATASETS:-}"
 TASKS="${TASKS:-0 1 3}"
 OUTPUT_TYPES="${OUTPUT_TYPES:-model_logprobs sequence express_distribution}"
 MAX_TOKENS="${MAX_TOKENS:-128}"
@@ -76,13 +76,12 @@ else
     runnable+=("$m")
   done
   limit_args=(); [ "$LIMIT" != 0 ] && limit_args=(--limit "$LIMIT")
-  for dataset in $DATASETS; do
-    tasks=$TASKS; [ "$dataset" = globalvalues ] && tasks=${TASKS//0/}
-    [ ${#runnable[@]} -gt 0 ] || break
-    $py lm_steering.py --dataset "$dataset" --task $tasks --models "${runnable[@]}" \
-      --output_type $OUTPUT_TYPES --results_dir "$RESULTS_DIR" --seed "$SEED" --max_tokens "$MAX_TOKENS" \
+  # one process for every dataset (a model loads once); datasets without a task 0 skip it with a note
+  if [ ${#runnable[@]} -gt 0 ]; then
+    $py lm_steering.py ${DATASETS:+--dataset $DATASETS} --task $TASKS --models "${runnable[@]}" \
+      --output_type $OUTPUT_TYPES --output_dir "$RESULTS_DIR" --seed "$SEED" --max_tokens "$MAX_TOKENS" \
       --concurrency "$CONCURRENCY" "${limit_args[@]}"
-  done
+  fi
 fi
 
 stage 4/7 "calibrate: temperature scaling (paper fit -> rescaled_model_logprobs, cross-fitted -> _cv)"
@@ -95,7 +94,7 @@ $py lm_steering_eval.py --results_dir "$RESULTS_DIR" --data_dir . --output_dir "
   --mode "$MODE" --seed "$SEED" --n_bootstrap "$N_BOOTSTRAP" --quiet
 
 stage 6/7 "figures"
-$py -m distalign.figures --results_dir "$RESULTS_DIR" --out "$RESULTS_DIR/figures"
+$py -m distalign.figures --results_dir "$RESULTS_DIR" --output_dir "$RESULTS_DIR/figures"
 
 stage 7/7 "report: $RESULTS_DIR/leaderboard.md"
 cat "$RESULTS_DIR/leaderboard.md"

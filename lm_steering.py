@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (original flags kept; several datasets/output types allowed)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     a = p.add_argument
-    a("--dataset", nargs="+", choices=list(DATASETS), default=["opinionqa"])
+    a("--dataset", nargs="+", choices=list(DATASETS), default=list(DATASETS), help="default: every dataset")
     a("--task", nargs="+", type=int, choices=sorted(TASK_STEERING), default=[1],
       help=", ".join(f"{n} {name}" for n, name in TASK_STEERING.items()))
     a("--task3_type", choices=TASK3_TYPES, default="easy_hard")

@@ -1,16 +1,26 @@
 #!/usr/bin/env bash
 # The test command: set up .venv (idempotent), fetch the benchmark data if a source is known, then
-# lint (ruff), type-check (mypy) and run the test suite (pytest, doctests included).
+# lint (ruff check + ruff format --check), type-check (mypy) and run the test suite (pytest, doctests included).
 #
 # Usage: bash scripts/test.sh [pytest args...]
+#        bash scripts/test.sh --fast [pytest args...]   the developer loop: no setup, fetch or mypy, and only the
+#                                                        tests not marked slow or data (about a minute)
 # Data source: $DISTALIGN_DATA_SOURCE, else ../shared/benchmark-data if it exists; without one, the
 # tests that need the real data are skipped (they are marked `data`).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/setup_env.sh
 py="$root/.venv/bin/python"
+lint_paths=(distalign tests bench lm_steering.py lm_steering_eval.py temperature_scaling.py)
 
+if [ "${1:-}" = "--fast" ]; then
+  shift
+  [ -x "$py" ] || { echo "[test] no .venv yet: run bash scripts/test.sh once" >&2; exit 2; }
+  "$py" -m ruff check "${lint_paths[@]}"
+  exec "$py" -m pytest -m "not slow and not data" "$@"
+fi
+
+bash scripts/setup_env.sh
 source_dir="${DISTALIGN_DATA_SOURCE:-}"
 if [ -z "$source_dir" ] && [ -d "$root/../shared/benchmark-data" ]; then
   source_dir="$root/../shared/benchmark-data"
@@ -22,6 +32,6 @@ else
   echo "[test] data: no source (set DISTALIGN_DATA_SOURCE); tests marked 'data' will be skipped"
 fi
 
-echo "[test] ruff"; "$py" -m ruff check distalign tests bench lm_steering.py lm_steering_eval.py temperature_scaling.py
+echo "[test] ruff"; "$py" -m ruff check "${lint_paths[@]}"; "$py" -m ruff format --check "${lint_paths[@]}"
 echo "[test] mypy"; "$py" -m mypy
 echo "[test] pytest"; "$py" -m pytest "$@"

@@ -1,24 +1,16 @@
-"""Loopback fake OpenAI and Anthropic HTTP servers for tests and benchmarks.
+"""Loopback fake OpenAI HTTP server (and the base of the Anthropic one) for tests and benchmarks.
 
-Real HTTP on 127.0.0.1 (stdlib ``http.server`` in a daemon thread), driven through the official SDKs by
-pointing their ``base_url`` here. Each server counts requests per path, keeps the request bodies and
-headers, and can be told to misbehave for the next requests::
+Real HTTP on 127.0.0.1 (stdlib ``http.server`` in a daemon thread), driven through the official SDKs by pointing
+their ``base_url`` here. Each server counts requests per path, keeps the request bodies and headers, and can be
+told to misbehave for the next requests (``srv.fail_next("429", "500")``): ``"429"`` (with ``Retry-After``),
+``"500"``, ``"503"``, ``"529"``, ``"400"``, ``"401"`` (echoes the bearer key, as some servers do), ``"404"``,
+``"hang"`` (no answer for ``hang_s``), ``"close"`` (connection dropped), ``"malformed"`` (a broken JSON body),
+``"empty"`` (no choices / no content).
 
-    with FakeOpenAI(latency=0.01) as srv:
-        srv.fail_next("429", "500")          # the next two chat calls fail, then success again
-        client = AsyncOpenAI(base_url=srv.url + "/v1", api_key="sk-test", max_retries=0)
-
-Faults (one per request, in order): ``"429"`` (with ``Retry-After: retry_after``), ``"500"``, ``"503"``,
-``"529"``, ``"400"``, ``"401"`` (echoes the bearer key in the message, as some servers do), ``"404"``,
-``"hang"`` (no answer for ``hang_s``), ``"close"`` (connection dropped without a response),
-``"malformed"`` (200 with a broken JSON body), ``"empty"`` (200 with no choices / no content).
-
-Replies come from ``responder(prompt, body) -> str``; the default recognises the benchmark's three
-prompt styles (verbalized JSON, 30-letter sequence, single letter). Log-probs come from ``top`` (a list of
-``(token, logprob)`` alternatives at every position; ``logprobs = False`` drops them, like a server without
-the feature). Both servers implement the minimal batch endpoints
-(OpenAI files + batches; Anthropic message batches); a batch ends after ``batch_polls`` status reads, and
-custom ids in ``batch_fail_ids`` come back as errored items.
+Replies come from ``responder(prompt, body) -> str``; the default recognises the benchmark's three prompt styles.
+Log-probs come from ``top`` (``(token, logprob)`` alternatives at every position; ``logprobs = False`` drops
+them). Both servers implement minimal batch endpoints; a batch ends after ``batch_polls`` status reads, and custom
+ids in ``batch_fail_ids`` come back as errored items. The Anthropic server is in :mod:`fakeserver_anthropic`.
 """
 
 from __future__ import annotations
@@ -293,67 +285,6 @@ class FakeOpenAI(FakeServer):
             self.files[fid] = "".join(json.dumps(r) + "\n" for r in rows).encode()
             batch[key] = fid
         batch["request_counts"] = {"total": len(ok) + len(bad), "completed": len(ok), "failed": len(bad)}
-
-
-class FakeAnthropic(FakeServer):
-    """``/v1/messages`` plus ``/v1/messages/batches``."""
-
-    main_path = "/v1/messages"
-
-    @staticmethod
-    def error_body(status: int, message: str) -> dict[str, Any]:
-        kinds = {429: "rate_limit_error", 401: "authentication_error", 400: "invalid_request_error",
-                 404: "not_found_error", 529: "overloaded_error"}
-        return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
-
-    def answer(self, body: dict[str, Any], empty: bool = False) -> dict[str, Any]:
-        prompt = "\n".join(filter(None, [str(body.get("system") or ""), _prompt_of(body)]))
-        text = self.responder(prompt, body)
-        return {"id": self.new_id("msg"), "type": "message", "role": "assistant", "model": body.get("model", "fake"),
-                "content": [] if empty else [{"type": "text", "text": text, "citations": None}],
-                "stop_reason": "end_turn", "stop_sequence": None,
-                "usage": {"input_tokens": len(prompt.split()), "output_tokens": len(text.split())}}
-
-    def route(self, h: _Handler, method: str, path: str, raw: bytes) -> None:
-        parts = path.strip("/").split("/")
-        if method == "POST" and path == "/v1/messages/batches":
-            h.send(200, self._create_batch(json.loads(raw)))
-        elif method == "GET" and len(parts) == 4 and parts[2] == "batches":
-            batch = self._batch_tick(parts[3])
-            h.send(200, self._batch_view(batch)) if batch else h.send(404, self.error_body(404, "no batch"))
-        elif method == "GET" and len(parts) == 5 and parts[4] == "results":
-            h.send(200, None, raw=self._results(parts[3]), content_type="application/binary")
-        else:
-            super().route(h, method, path, raw)
-
-    def _create_batch(self, req: dict[str, Any]) -> dict[str, Any]:
-        bid = self.new_id("msgbatch")
-        batch = {"id": bid, "_polls": 0, "_requests": req["requests"]}
-        with self._lock:
-            self.batches[bid] = batch
-        return self._batch_view(batch)
-
-    def _batch_view(self, batch: dict[str, Any]) -> dict[str, Any]:
-        n = len(batch["_requests"])
-        ended = batch["_polls"] >= self.batch_polls
-        failed = sum(r["custom_id"] in self.batch_fail_ids for r in batch["_requests"]) if ended else 0
-        counts = {"processing": 0 if ended else n, "succeeded": n - failed if ended else 0, "errored": failed,
-                  "canceled": 0, "expired": 0}
-        return {"id": batch["id"], "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
-                "request_counts": counts, "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z",
-                "ended_at": "2026-01-01T01:00:00Z" if ended else None, "archived_at": None, "cancel_initiated_at": None,
-                "results_url": f"{self.url}/v1/messages/batches/{batch['id']}/results" if ended else None}
-
-    def _results(self, batch_id: str) -> bytes:
-        rows = []
-        for r in self.batches[batch_id]["_requests"]:
-            if r["custom_id"] in self.batch_fail_ids:
-                err = {"type": "error", "error": {"type": "invalid_request_error", "message": "fake item failure"}}
-                rows.append({"custom_id": r["custom_id"], "result": {"type": "errored", "error": err}})
-            else:
-                rows.append({"custom_id": r["custom_id"],
-                             "result": {"type": "succeeded", "message": self.answer(r["params"])}})
-        return "".join(json.dumps(x) + "\n" for x in rows).encode()
 
 
 def _multipart_file(content_type: str, raw: bytes) -> bytes:

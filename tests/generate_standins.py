@@ -16,9 +16,10 @@ import numpy as np
 from distalign.datasets.base import SurveyDataset
 from distalign.expression import get_method
 from distalign.expression.base import ExpressionMethod, MethodConfig
-from distalign.generate import Plugins
+from distalign.generate import Plugins, RunConfig
 from distalign.names import OQA_POOL, OQA_WAVE
 from distalign.parsers import parse_logprobs, parse_option_scores, parse_samples, parse_sequence, parse_verbalized
+from distalign.results import scan
 from distalign.steering import SteeringConfig
 from distalign.types import Audience, Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
@@ -117,3 +118,34 @@ def plugins(**overrides: object) -> Plugins:
                   get_method=Method)
     fields.update(overrides)
     return Plugins(**fields)  # type: ignore[arg-type]
+
+
+# ---- shared helpers of the generation tests -----------------------------------------------------------------
+REPO = Path(__file__).resolve().parents[1]
+ALL_DEMS = [("POLPARTY", "Democrat"), ("POLPARTY", "Republican"), ("SEX", "Male"), ("SEX", "Female"),
+            ("RACE", "Black"), ("RACE", "White")]
+
+
+def config(tmp_path: Path, data: Path, **kw: Any) -> RunConfig:
+    """A run over the tiny data with the stand-ins' defaults (one model, one method, persona)."""
+    base: dict[str, Any] = dict(datasets=("opinionqa",), tasks=(1,), models=("fake/oracle",),
+                                output_types=("model_logprobs",), results_dir=tmp_path / "results", data_dir=data,
+                                prompts_dir=REPO / "inputs", cache_path=tmp_path / "cache.sqlite", progress=False)
+    base.update(kw)
+    return RunConfig(**base)
+
+
+def oqa_file(cfg: RunConfig, ot: str, task: str, group: str, dem: str, model: str = "fake__oracle") -> Path:
+    """The result file of an OpinionQA cell."""
+    return (cfg.results_dir / "opinionqa" / ot / model / task / "Pew_American_Trends_Panel_disagreement_100" / group
+            / f"{dem}.json")
+
+
+def result_bytes(root: Path) -> dict[str, bytes]:
+    """Every result file's bytes by relative path."""
+    return {str(p.relative_to(root)): p.read_bytes() for _, p in scan(root)}
+
+
+def tv(a: Any, b: Any) -> float:
+    """Total variation of two vectors."""
+    return 0.5 * float(np.abs(np.asarray(a) - np.asarray(b)).sum())

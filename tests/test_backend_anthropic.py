@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from backend_calls import complete_fails, complete_one
-from fakeservers import FakeAnthropic
+from fakeserver_anthropic import FakeAnthropic
 
 from distalign.backends import BackendOptions, TransientError, get_backend
 from distalign.backends.anthropic import AnthropicBackend, capabilities

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeservers import FakeAnthropic, FakeOpenAI, FakeServer
+from fakeserver_anthropic import FakeAnthropic
+from fakeservers import FakeOpenAI, FakeServer
 
 from distalign.backends import BackendError, BackendOptions, get_backend
 from distalign.backends.base import Backend

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakeservers import FakeAnthropic, FakeOpenAI, FakeServer, _Handler
+from fakeserver_anthropic import FakeAnthropic
+from fakeservers import FakeOpenAI, FakeServer, _Handler
 from generate_standins import write_tiny_oqa
 
 from distalign.engine import batch

@@ -47,6 +47,7 @@ from distalign.parsers import SEQUENCE_LENGTH
 from distalign.types import LETTERS, Capabilities, Completion, Request
 
 KINDS = ("uniform", "oracle", "garbage")
+FORMATS = ("express_distribution", "sequence", "independent_samples", "model_logprobs", "option_likelihood")
 CAPABILITIES = Capabilities(logprobs=True, max_top_logprobs=20, seed=True, json_output=True, option_scores=True)
 _OPTION_LINE = re.compile(r"^\s*'?([A-Z])'?[.)]\s", re.MULTILINE)
 
@@ -168,9 +169,13 @@ def _letters(request: Request) -> tuple[str, ...]:
 
 
 def _format(request: Request) -> str:
-    """The output type a text request asks for: ``meta["output_type"]``, else a guess from the prompt."""
+    """The answer format a text request asks for: a known ``meta["output_type"]``, else a guess from the prompt.
+
+    A method the fake does not know (one added later) is answered in the format its prompt asks for: a JSON
+    object, 30 letters, or one letter.
+    """
     meta = dict(request.meta)
-    if meta.get("output_type"):
+    if meta.get("output_type") in FORMATS:
         return meta["output_type"]
     prompt = " ".join(m.content for m in request.messages).lower()
     if "dictionary" in prompt or "json" in prompt:

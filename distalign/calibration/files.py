@@ -117,9 +117,8 @@ def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_d
               folds: int = 5, seed: int = 0, overwrite: bool = False) -> list[Fit]:
     """Fit and write rescaled log-probs for every (model, dataset, task) pool; write the fits CSV.
 
-    Paper mode writes ``rescaled_model_logprobs`` and keeps pools whose rescaled files all exist already
-    (the released ones, which it reproduces) unless ``overwrite``; fixed mode writes
-    ``rescaled_model_logprobs_cv`` and always refits.
+    Paper mode writes ``rescaled_model_logprobs`` and keeps pools whose rescaled files all exist already (the
+    released ones, which it reproduces) unless ``overwrite``; fixed mode writes ``rescaled_model_logprobs_cv``.
 
     Args:
         results_dir: where ``model_logprobs`` results are read.

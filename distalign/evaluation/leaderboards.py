@@ -7,7 +7,7 @@ extra columns after them; lists as JSON):
 
 * ``eval_disagreement_bootstrapping.csv``: one row per (task, model, dataset, wave, demographic, method);
 * ``leaderboard_distrib_alignment.csv``: the headline, every model × method found, persona + few-shot
-  pooled, the three datasets weighted ⅓ each; then the simulated references;
+  pooled, every dataset weighted equally (the paper's three: ⅓ each); then the simulated references;
 * ``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated per dataset, OQA+NYT ("both",
   ½ each) per model × method, and the human rows;
 * ``k2s_gap.csv``: knowledge-to-simulation gap Seq/V − 1 per model;
@@ -259,7 +259,8 @@ def k2s(head: pd.DataFrame, metric: Metric | None = None) -> pd.DataFrame:
         mine = head[head["model"] == model].set_index("output_type")["Alignment Mean"]
         v, seq = mine.get("express_distribution", np.nan), mine.get("sequence", np.nan)
         if np.isfinite(v) and np.isfinite(seq):
-            lines.append([model, ALL_DATASETS, "knowledge_to_sim_gap", np.nan if undefined else seq / v - 1, v, seq])
+            gap = np.nan if undefined or v <= 0 else seq / v - 1  # a perfect V (TV 0) leaves the ratio undefined
+            lines.append([model, ALL_DATASETS, "knowledge_to_sim_gap", gap, v, seq])
     frame = pd.DataFrame(lines, columns=K2S_COLUMNS)
     return frame.assign(note=K2S_UNDEFINED) if undefined else frame
 

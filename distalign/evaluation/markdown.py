@@ -13,9 +13,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from distalign.datasets import DATASETS
 from distalign.evaluation import Evaluation
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
 from distalign.names import HEADLINE_TASKS, STEERING_LABELS, dataset_label, method_label, model_label, steering_of
+from distalign.prompts import join_and
 
 REFERENCE_LABELS = {
     "ground_truth": "sampling floor: 30 answers drawn from the truth",
@@ -139,6 +141,17 @@ def _metric_text(metric: Metric) -> tuple[str, str, str]:
     return f" · metric **{metric.name}**", caption, notes
 
 
+def weighting() -> str:
+    """How the headline weights the datasets, in words: every registered dataset equally.
+
+    >>> weighting()
+    'OpinionQA, NYT Books and GlobalOpinionQA weighted ⅓ each'
+    """
+    names = [dataset_label(d) for d in DATASETS]
+    share = {1: "fully", 2: "½ each", 3: "⅓ each", 4: "¼ each"}.get(len(names), f"1/{len(names)} each")
+    return f"{join_and(names)} weighted {share}"
+
+
 def markdown(ev: Evaluation, n_boot: int, head: pd.DataFrame, allb: pd.DataFrame, gap: pd.DataFrame) -> str:
     """The whole ``leaderboard.md``."""
     tasks = " + ".join(STEERING_LABELS[steering_of(t)] for t in HEADLINE_TASKS)
@@ -147,8 +160,8 @@ def markdown(ev: Evaluation, n_boot: int, head: pd.DataFrame, allb: pd.DataFrame
     parts = [
         "# Distributional alignment leaderboard", "",
         f"Mode: **{ev.mode}**{mention} · seed {ev.seed} · {n_boot} bootstrap resamples.", "",
-        f"{caption}, {tasks} steering pooled, OpinionQA, NYT "
-        "Books and GlobalOpinionQA weighted ⅓ each; mean ± half-width of the 95% percentile bootstrap interval. "
+        f"{caption}, {tasks} steering pooled, {weighting()}; mean ± half-width of the 95% percentile bootstrap "
+        "interval. "
         f"{notes} `*`: see the note column of the CSV.", "",
         table(*_grid(head, gap, "score")), "", *_not_applicable(head), *([""] if _not_applicable(head) else []),
         "N scored cells (questions × demographics) · parse-failure rate"

@@ -1,10 +1,8 @@
-"""Pure plot functions: a tidy table (from :mod:`distalign.figures.data`) in, a matplotlib Figure out.
+"""Pure plot functions: a tidy table (from :mod:`distalign.figures.data`) in, a matplotlib Figure out (§8).
 
-Mirrors docs/original.md §8.
-
-No function reads files or draws randomness. Every function works for any set of models and methods; a
-panel without data shows a note instead of failing. Call them inside ``with style():`` for the house look
-(the CLI and the notebook do).
+Section numbers refer to docs/original.md. No function reads files or draws randomness. Every function works for
+any set of models and methods; a panel without data shows a note instead of failing. Call them inside
+``with style():`` for the house look (the CLI and the notebook do).
 """
 
 from __future__ import annotations
@@ -106,9 +104,10 @@ def plot_k2s_gap(table: pd.DataFrame, k2s: pd.DataFrame | None = None) -> Figure
         row = df[df["model"] == model].set_index("method")["mean"]
         if {"V", "Seq"} <= set(row.index):
             ax.plot([row["V"], row["Seq"]], [i, i], color="#999999", lw=2.5, zorder=1)
-            gap = gaps.get(model, row["Seq"] / row["V"] - 1)
-            ax.annotate(f"K2S {gap:+.0%}", (max(row["V"], row["Seq"]), i), xytext=(6, 5),
-                        textcoords="offset points", fontsize=8, color="#444444")
+            gap = gaps[model] if model in gaps else (row["Seq"] / row["V"] - 1 if row["V"] > 0 else np.nan)
+            if np.isfinite(gap):
+                ax.annotate(f"K2S {gap:+.0%}", (max(row["V"], row["Seq"]), i), xytext=(6, 5),
+                            textcoords="offset points", fontsize=8, color="#444444")
     for method in methods:
         part = df[df["method"] == method].set_index("model").reindex(models)
         ax.errorbar(part["mean"], np.arange(len(models)), xerr=part["error"], fmt=method_marker(method), ms=7,
