@@ -28,8 +28,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     a = p.add_argument
     a("--dataset", nargs="+", choices=list(DATASETS), default=list(DATASETS), help="default: every dataset")
-    a("--task", nargs="+", type=int, choices=sorted(TASK_STEERING), default=[1],
-      help=", ".join(f"{n} {name}" for n, name in TASK_STEERING.items()))
+    a(
+        "--task",
+        nargs="+",
+        type=int,
+        choices=sorted(TASK_STEERING),
+        default=[1],
+        help=", ".join(f"{n} {name}" for n, name in TASK_STEERING.items()),
+    )
     a("--task3_type", choices=TASK3_TYPES, default="easy_hard")
     a("--demographic_groups", nargs="+", default=None, help="default: the paper's (POLPARTY SEX RACE / 0 1 2)")
     a("--all_demographics", action="store_true", help="every demographic of the groups, not only the paper's")
@@ -52,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--temperature", type=float, default=1.0)
     a("--max_tokens", type=int, default=256, help="generation budget of sequence / express_distribution replies")
     a("--no_progress", action="store_true")
+    add_backend_options(p)
+    return p.parse_args(argv)
+
+
+def add_backend_options(p: argparse.ArgumentParser) -> None:
+    """The "backend options" group: server address, batch size, device, dtype, backend-specific options."""
     b = p.add_argument_group("backend options").add_argument
     b("--base_url", default=None, help="OpenAI-compatible server (vLLM, Ollama, ...)")
     b("--batch_size", type=int, default=8)
@@ -60,25 +72,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     b("--tensor_parallel_size", type=int, default=1)
     b("--backend_arg", action="append", default=[], metavar="KEY=VALUE", help="backend-specific option (repeatable)")
     b("--batch_api", action="store_true", help="send pending requests through the provider's batch API first")
-    return p.parse_args(argv)
 
 
 def config(args: argparse.Namespace) -> RunConfig:
     """The run configuration of parsed arguments."""
-    options = BackendOptions(base_url=args.base_url, timeout=args.timeout, batch_size=args.batch_size,
-                             device=args.device, dtype=args.dtype, tensor_parallel_size=args.tensor_parallel_size,
-                             extra=key_values(args.backend_arg))
+    options = BackendOptions(
+        base_url=args.base_url,
+        timeout=args.timeout,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        tensor_parallel_size=args.tensor_parallel_size,
+        extra=key_values(args.backend_arg),
+    )
     cache = None if args.no_cache else (args.cache_path or args.output_dir / ".cache" / "responses.sqlite")
     return RunConfig(
-        datasets=tuple(dict.fromkeys(args.dataset)), tasks=tuple(dict.fromkeys(args.task)), models=tuple(args.models),
-        output_types=tuple(dict.fromkeys(args.output_type)), task3_type=args.task3_type,
+        datasets=tuple(dict.fromkeys(args.dataset)),
+        tasks=tuple(dict.fromkeys(args.task)),
+        models=tuple(args.models),
+        output_types=tuple(dict.fromkeys(args.output_type)),
+        task3_type=args.task3_type,
         groups=tuple(args.demographic_groups) if args.demographic_groups else None,
-        all_demographics=args.all_demographics, results_dir=args.output_dir, data_dir=args.data_dir,
-        prompts_dir=args.prompts_dir, limit=args.limit, seed=args.seed, concurrency=args.concurrency,
-        max_retries=args.max_retries, timeout=args.timeout, cache_path=cache,
-        ficticious_group=args.ficticious_group_ablation, shuffled_labels=args.shuffled_incontext_labels,
-        n_samples=args.n_samples, temperature=args.temperature, max_tokens=args.max_tokens,
-        batch_api=args.batch_api, backend_options=options, progress=not args.no_progress)
+        all_demographics=args.all_demographics,
+        results_dir=args.output_dir,
+        data_dir=args.data_dir,
+        prompts_dir=args.prompts_dir,
+        limit=args.limit,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        max_retries=args.max_retries,
+        timeout=args.timeout,
+        cache_path=cache,
+        ficticious_group=args.ficticious_group_ablation,
+        shuffled_labels=args.shuffled_incontext_labels,
+        n_samples=args.n_samples,
+        temperature=args.temperature,
+        max_tokens=args.max_tokens,
+        batch_api=args.batch_api,
+        backend_options=options,
+        progress=not args.no_progress,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,29 +25,39 @@ from distalign.metrics import DEFAULT_METRIC, METRICS
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     p.add_argument("--results_dir", default="results", help="folder of result files (docs/original.md §5 layout)")
-    p.add_argument("--data_dir", default=".", help="data root: opinions_qa/, nytimes/, Global_Values/, "
-                                                   "results/human_annotations/")
+    p.add_argument(
+        "--data_dir", default=".", help="data root: opinions_qa/, nytimes/, Global_Values/, results/human_annotations/"
+    )
     p.add_argument("--output_dir", default="results", help="where the CSVs and leaderboard.md are written")
-    p.add_argument("--mode", choices=sorted(MODES), default="fixed", help="paper: the original semantics; "
-                                                                          "fixed: corrected")
-    p.add_argument("--metric", choices=list(METRICS), default=DEFAULT_METRIC,
-                   help="per-cell score (fixed mode; paper mode is always tv): "
-                        + "; ".join(f"{m.name} = {m.description}" for m in METRICS.values()))
+    p.add_argument(
+        "--mode", choices=sorted(MODES), default="fixed", help="paper: the original semantics; fixed: corrected"
+    )
+    p.add_argument(
+        "--metric",
+        choices=list(METRICS),
+        default=DEFAULT_METRIC,
+        help="per-cell score (fixed mode; paper mode is always tv): "
+        + "; ".join(f"{m.name} = {m.description}" for m in METRICS.values()),
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (bootstrap, simulations)")
     p.add_argument("--n_bootstrap", type=int, default=N_RESAMPLES, help="bootstrap resamples per score")
     p.add_argument("--no_human", action="store_true", help="skip the human baseline")
-    p.add_argument("--strict", action="store_true", help="stop at an unreadable result file instead of "
-                                                         "counting it as a skip")
+    p.add_argument(
+        "--strict", action="store_true", help="stop at an unreadable result file instead of counting it as a skip"
+    )
     p.add_argument("--quiet", action="store_true", help="do not print leaderboard.md at the end")
     args = p.parse_args(argv)
     if args.n_bootstrap < 1:
         p.error("--n_bootstrap must be at least 1")
     if args.mode == "paper" and args.metric != DEFAULT_METRIC:
-        p.error(f"--mode paper scores by {DEFAULT_METRIC} only (the original's metric); use --mode fixed for "
-                f"--metric {args.metric}")
+        p.error(
+            f"--mode paper scores by {DEFAULT_METRIC} only (the original's metric); use --mode fixed for "
+            f"--metric {args.metric}"
+        )
     return args
 
 
@@ -56,8 +66,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     try:
-        ev = evaluate(args.results_dir, args.data_dir, args.mode, args.seed, human=not args.no_human,
-                      strict=args.strict, metric=args.metric)
+        ev = evaluate(
+            args.results_dir,
+            args.data_dir,
+            args.mode,
+            args.seed,
+            human=not args.no_human,
+            strict=args.strict,
+            metric=args.metric,
+        )
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -30,12 +30,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--data_dir", default=".", help="data root: opinions_qa/, nytimes/, Global_Values/ (default: .)")
     p.add_argument("--models", nargs="+", help="model folders (default: every model with model_logprobs results)")
     p.add_argument("--datasets", nargs="+", choices=list(DATASETS), help="default: every dataset")
-    p.add_argument("--mode", default="fixed", choices=MODES,
-                   help="fixed: cross-fitted NaN-safe log-space fit; paper: the original transductive fit")
+    p.add_argument(
+        "--mode",
+        default="fixed",
+        choices=MODES,
+        help="fixed: cross-fitted NaN-safe log-space fit; paper: the original transductive fit",
+    )
     p.add_argument("--folds", type=int, default=5, help="cross-fitting folds over questions (fixed mode; 1 = none)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
-    p.add_argument("--overwrite", action="store_true",
-                   help="paper mode: refit pools whose rescaled_model_logprobs files exist (e.g. the released ones)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="paper mode: refit pools whose rescaled_model_logprobs files exist (e.g. the released ones)",
+    )
     return p.parse_args(argv)
 
 
@@ -43,12 +50,17 @@ def summary(fits: Sequence[Fit]) -> str:
     """One line per pool: pooled T, and the range of the fold temperatures when cross-fitted."""
     lines = [f"{'model':<28}{'dataset':<14}{'task':<17}{'T (all)':>9}  folds T range      held-out TV  all-zero rows"]
     for fit in (f for f in fits if f.fold == ALL_FOLDS):
-        folds = [f for f in fits if (f.model, f.dataset, f.task) == (fit.model, fit.dataset, fit.task)
-                 and f.fold != ALL_FOLDS]
+        folds = [
+            f
+            for f in fits
+            if (f.model, f.dataset, f.task) == (fit.model, fit.dataset, fit.task) and f.fold != ALL_FOLDS
+        ]
         spread = f"{min(f.temperature for f in folds):7.3f}-{max(f.temperature for f in folds):<7.3f}" if folds else ""
         held = "" if fit.heldout_tv != fit.heldout_tv else f"{fit.heldout_tv:.4f}"
-        lines.append(f"{fit.model:<28}{fit.dataset:<14}{fit.task:<17}{fit.temperature:9.4f}  {spread:<18} "
-                     f"{held:>11}  {fit.n_all_zero or ''}")
+        lines.append(
+            f"{fit.model:<28}{fit.dataset:<14}{fit.task:<17}{fit.temperature:9.4f}  {spread:<18} "
+            f"{held:>11}  {fit.n_all_zero or ''}"
+        )
     return "\n".join(lines)
 
 
@@ -56,8 +68,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     args = parse_args(argv)
     try:
-        fits = calibrate(args.results_dir, args.output_dir, args.data_dir, args.models, args.datasets, args.mode,
-                         args.folds, args.seed, args.overwrite)
+        fits = calibrate(
+            args.results_dir,
+            args.output_dir,
+            args.data_dir,
+            args.models,
+            args.datasets,
+            args.mode,
+            args.folds,
+            args.seed,
+            args.overwrite,
+        )
     except (DataError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -34,12 +34,28 @@ from bench_scale import WRAPPER, usage  # noqa: E402
 
 from distalign.results import scan  # noqa: E402
 
-GRID = ["--dataset", "opinionqa", "nytimes", "globalvalues", "--task", "0", "1", "3", "--output_type",
-        "express_distribution", "sequence", "model_logprobs", "--models", "fake/oracle", "--no_progress"]
+GRID = [
+    "--dataset",
+    "opinionqa",
+    "nytimes",
+    "globalvalues",
+    "--task",
+    "0",
+    "1",
+    "3",
+    "--output_type",
+    "express_distribution",
+    "sequence",
+    "model_logprobs",
+    "--models",
+    "fake/oracle",
+    "--no_progress",
+]
 
 
-def run(repo: Path, results: Path, data: Path, *extra: str,
-        profile: Path | None = None) -> tuple[float, float, str, float]:
+def run(
+    repo: Path, results: Path, data: Path, *extra: str, profile: Path | None = None
+) -> tuple[float, float, str, float]:
     """One ``lm_steering.py`` run in a fresh process: (wall seconds, CPU seconds, stdout, peak RSS in MiB)."""
     script = [str(repo / "lm_steering.py"), *GRID, "--results_dir", str(results), "--data_dir", str(data), *extra]
     prefix = ["-m", "cProfile", "-o", str(profile)] if profile else ["-c", WRAPPER]
@@ -83,10 +99,11 @@ def main() -> None:
         n = sum(counts(out_gen))
         print(f"full paper grid, one model (fake/oracle): {n:,} requests, {len(reference)} result files")
         print(f"{'run':<34} {'wall s':>7} {'CPU s':>7} {'req/s':>8} {'sent':>6} {'cached':>7} {'peak RSS MiB':>13}")
-        for name, wall, cpu, out, rss in (("generate (latency 0)", t_gen, c_gen, out_gen, rss_gen),
-                                          (f"replay from cache (latency {args.latency_ms} ms)", t_rep, c_rep, out_rep,
-                                           rss_rep),
-                                          ("rerun when all done", t_done, c_done, out_done, rss_done)):
+        for name, wall, cpu, out, rss in (
+            ("generate (latency 0)", t_gen, c_gen, out_gen, rss_gen),
+            (f"replay from cache (latency {args.latency_ms} ms)", t_rep, c_rep, out_rep, rss_rep),
+            ("rerun when all done", t_done, c_done, out_done, rss_done),
+        ):
             sent, cached = counts(out)
             print(f"{name:<34} {wall:7.2f} {cpu:7.2f} {n / wall:8.0f} {sent:>6} {cached:>7} {rss:13.0f}")
         print(f"replay rewrote byte-identical result files: {same}; replay / generate wall time: {t_rep / t_gen:.2f}")

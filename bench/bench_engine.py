@@ -1,6 +1,6 @@
 """Benchmark of the request engine (not a test): throughput against a loopback OpenAI-compatible server.
 
-The server (``tests/fakeservers.FakeOpenAI``, one thread per connection, a deep listen backlog) runs in its own
+The server (``tests/fakeserver_openai.FakeOpenAI``, one thread per connection, a deep listen backlog) runs in its own
 process and answers every chat completion after ``--latency`` seconds; with ``--rate_429`` it answers that share
 of calls at once with HTTP 429 and ``Retry-After: --retry_after`` (a real rate limiter answers before any
 generation). The client is the real path: :class:`distalign.engine.Executor` (no cache) over the ``openai``
@@ -30,11 +30,13 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
+from fakeserver_openai import FakeOpenAI  # noqa: E402
+from fakeservers import _Handler, _Server  # noqa: E402
+
 from distalign.backends import BackendOptions, get_backend  # noqa: E402
 from distalign.engine import Executor, RetryPolicy  # noqa: E402
 from distalign.engine.cache import NullCache  # noqa: E402
 from distalign.types import Message, Request  # noqa: E402
-from tests.fakeservers import FakeOpenAI, _Handler, _Server  # noqa: E402
 
 MODEL = "openai/bench-model"
 
@@ -95,8 +97,10 @@ class Measure:
 
 def requests_for(n: int, tag: str) -> list[Request]:
     """``n`` distinct single-letter requests."""
-    return [Request((Message("user", f"[{tag} {i}] Which one?\nA. yes\nB. no\nAnswer:"),), max_tokens=1,
-                    temperature=1.0) for i in range(n)]
+    return [
+        Request((Message("user", f"[{tag} {i}] Which one?\nA. yes\nB. no\nAnswer:"),), max_tokens=1, temperature=1.0)
+        for i in range(n)
+    ]
 
 
 async def drive(url: str, n: int, concurrency: int, tag: str) -> tuple[float, int]:
@@ -137,11 +141,15 @@ def main() -> None:
     p.add_argument("--rate_429", type=float, default=0.05)
     p.add_argument("--retry_after", type=float, default=0.05)
     args = p.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "sk-" "bench-dummy-key-0000000000000000")
-    print(f"loopback OpenAI server in its own process, {args.latency * 1000:.0f} ms per call; "
-          f"429 runs: {args.rate_429:.0%} of calls answered 429 with Retry-After {args.retry_after:g} s")
-    head = (f"{'conc':>5} {'n':>5} | {'req/s':>7} {'x c=1':>6} {'% ideal':>8} | {'req/s 429':>9} {'x c=1':>6} "
-            f"{'% ideal':>8} {'429s':>5} {'calls':>6} {'failed':>6} | {'429 / clean':>11}")
+    os.environ.setdefault("OPENAI_API_KEY", "sk-bench-dummy-key-0000000000000000")
+    print(
+        f"loopback OpenAI server in its own process, {args.latency * 1000:.0f} ms per call; "
+        f"429 runs: {args.rate_429:.0%} of calls answered 429 with Retry-After {args.retry_after:g} s"
+    )
+    head = (
+        f"{'conc':>5} {'n':>5} | {'req/s':>7} {'x c=1':>6} {'% ideal':>8} | {'req/s 429':>9} {'x c=1':>6} "
+        f"{'% ideal':>8} {'429s':>5} {'calls':>6} {'failed':>6} | {'429 / clean':>11}"
+    )
     print(head)
     print("-" * len(head))
     base: dict[bool, float] = {}
@@ -152,10 +160,12 @@ def main() -> None:
         ideal = c / args.latency
         base.setdefault(False, clean.rate)
         base.setdefault(True, limited.rate)
-        print(f"{c:>5} {n:>5} | {clean.rate:7.1f} {clean.rate / base[False]:6.1f} {clean.rate / ideal:8.0%} | "
-              f"{limited.rate:9.1f} {limited.rate / base[True]:6.1f} {limited.rate / ideal:8.0%} "
-              f"{limited.n_429:>5} {limited.calls:>6} {limited.failed + clean.failed:>6} | "
-              f"{limited.rate / clean.rate:11.2f}")
+        print(
+            f"{c:>5} {n:>5} | {clean.rate:7.1f} {clean.rate / base[False]:6.1f} {clean.rate / ideal:8.0%} | "
+            f"{limited.rate:9.1f} {limited.rate / base[True]:6.1f} {limited.rate / ideal:8.0%} "
+            f"{limited.n_429:>5} {limited.calls:>6} {limited.failed + clean.failed:>6} | "
+            f"{limited.rate / clean.rate:11.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -42,8 +42,10 @@ def main() -> None:
             write(out, out_dir)
             total = time.perf_counter() - start
             n_files = len({(r.dataset, r.output_type, r.model, r.task, r.group, r.demographic) for r in ev.rows})
-            print(f"{mode:5s} full evaluation: {total:5.2f} s  (TV rows {t_eval:.2f} s, bootstrap/leaderboards "
-                  f"{t_board:.2f} s, {len(ev.rows)} eval rows, {n_files} row keys)")
+            print(
+                f"{mode:5s} full evaluation: {total:5.2f} s  (TV rows {t_eval:.2f} s, bootstrap/leaderboards "
+                f"{t_board:.2f} s, {len(ev.rows)} eval rows, {n_files} row keys)"
+            )
         sc = Scorer(ev)
         jobs = [ln.job for ln in [*headline(sc), *everything(sc)] if ln.job]
         fast, t_vec = timed(bootstrap_many, jobs, args.n_bootstrap, 0)
@@ -51,10 +53,15 @@ def main() -> None:
         _, t_build_vec = timed(build, ev, args.n_bootstrap, bootstrap_many)
         _, t_build_loop = timed(build, ev, args.n_bootstrap, bootstrap_loop_many)
     same = "identical" if fast == slow else "DIFFERENT"
-    print(f"bootstrap of the {len(jobs)} leaderboard lines x {args.n_bootstrap} resamples (fixed mode): vectorized "
-          f"{t_vec:.2f} s, per-resample loop {t_loop:.2f} s, speed-up {t_loop / t_vec:.1f}x ({same} results)")
-    print(f"whole leaderboard step (bootstrap + tables + leaderboard.md): {t_build_vec:.2f} s vs {t_build_loop:.2f} s "
-          f"with the loop, speed-up {t_build_loop / t_build_vec:.1f}x")
+    print(
+        f"bootstrap of the {len(jobs)} leaderboard lines x {args.n_bootstrap} resamples (fixed mode): vectorized "
+        f"{t_vec:.2f} s, per-resample loop {t_loop:.2f} s, speed-up {t_loop / t_vec:.1f}x ({same} results)"
+    )
+    print(
+        f"whole leaderboard step (bootstrap + tables + leaderboard.md): {t_build_vec:.2f} s vs {t_build_loop:.2f} s "
+        f"with the loop, speed-up {t_build_loop / t_build_vec:.1f}x"
+    )
+
 
 if __name__ == "__main__":
     main()

@@ -21,19 +21,39 @@ from distalign.backends.hf import HFBackend
 from distalign.types import Message, Request
 
 EXAMPLES = [
-    ("How satisfied are you with the public transportation options where you live?",
-     ["Very satisfied", "Somewhat satisfied", "Not too satisfied", "Not at all satisfied", "Refused"], "B"),
+    (
+        "How satisfied are you with the public transportation options where you live?",
+        ["Very satisfied", "Somewhat satisfied", "Not too satisfied", "Not at all satisfied", "Refused"],
+        "B",
+    ),
     ("How often, if ever, do you get news from podcasts?", ["Often", "Sometimes", "Rarely", "Never", "Refused"], "D"),
-    ("Would you favor or oppose a four-day work week for most full-time jobs in your area?",
-     ["Favor", "Oppose", "Refused"], "A"),
-    ("How much, if at all, do you trust the weather forecasts of your local TV stations?",
-     ["A great deal", "A fair amount", "Not too much", "Not at all", "Refused"], "B"),
-    ("Compared with ten years ago, are people in your community more or less likely to volunteer their time?",
-     ["More likely", "Less likely", "About as likely", "Refused"], "B"),
+    (
+        "Would you favor or oppose a four-day work week for most full-time jobs in your area?",
+        ["Favor", "Oppose", "Refused"],
+        "A",
+    ),
+    (
+        "How much, if at all, do you trust the weather forecasts of your local TV stations?",
+        ["A great deal", "A fair amount", "Not too much", "Not at all", "Refused"],
+        "B",
+    ),
+    (
+        "Compared with ten years ago, are people in your community more or less likely to volunteer their time?",
+        ["More likely", "Less likely", "About as likely", "Refused"],
+        "B",
+    ),
 ]
 GROUPS = ["Democrat", "Republican", "Male", "Female", "Black", "White", "Asian", "Hispanic"]
-TOPICS = ["public libraries", "local newspapers", "city parks", "online banking", "electric cars", "remote work",
-          "community colleges", "public radio"]
+TOPICS = [
+    "public libraries",
+    "local newspapers",
+    "city parks",
+    "online banking",
+    "electric cars",
+    "remote work",
+    "community colleges",
+    "public radio",
+]
 
 
 def block(question: str, options: list[str], answer: str = "") -> str:
@@ -46,13 +66,23 @@ def prompts(n: int) -> list[Request]:
     out = []
     for i in range(n):
         group, topic = GROUPS[(i // len(TOPICS)) % len(GROUPS)], TOPICS[i % len(TOPICS)]  # group-major, as a run
-        question = block(f"How much do you trust {topic} to give you accurate information?",
-                         ["A great deal", "A fair amount", "Not too much", "Not at all", "Refused"])
-        text = (f"Answer as a randomly chosen member of the group \"{group}\" would: reply with one letter.\n\n"
-                f"Examples of the format (other questions, other groups):\n\n{shots}\n\n---\n\n"
-                f"Now answer for members of the group \"{group}\" (question {i}).\n\n{question}")
-        out.append(Request((Message("system", "You are a helpful, careful assistant."), Message("user", text)),
-                           max_tokens=1, top_logprobs=20, letters=("A", "B", "C", "D", "E")))
+        question = block(
+            f"How much do you trust {topic} to give you accurate information?",
+            ["A great deal", "A fair amount", "Not too much", "Not at all", "Refused"],
+        )
+        text = (
+            f'Answer as a randomly chosen member of the group "{group}" would: reply with one letter.\n\n'
+            f"Examples of the format (other questions, other groups):\n\n{shots}\n\n---\n\n"
+            f'Now answer for members of the group "{group}" (question {i}).\n\n{question}'
+        )
+        out.append(
+            Request(
+                (Message("system", "You are a helpful, careful assistant."), Message("user", text)),
+                max_tokens=1,
+                top_logprobs=20,
+                letters=("A", "B", "C", "D", "E"),
+            )
+        )
     return out
 
 
@@ -88,10 +118,14 @@ async def main(n: int, batch_size: int, dtype: str) -> None:
     await backend.aclose()
     print(f"{n} prompts of ~{tokens:.0f} tokens, model_logprobs (exact letter probabilities)")
     print(f"unbatched (batch_size=1): {n / t_single:6.2f} prompts/s  ({t_single:.1f} s wall, {c_single:.1f} s CPU)")
-    print(f"batched   (batch_size={batch_size}): {n / t_batch:6.2f} prompts/s  ({t_batch:.1f} s wall, "
-          f"{c_batch:.1f} s CPU)")
-    print(f"ratio batched/unbatched: {t_single / t_batch:.2f}x wall, {c_single / c_batch:.2f}x CPU "
-          "(CPU time is the steadier figure on a shared machine)")
+    print(
+        f"batched   (batch_size={batch_size}): {n / t_batch:6.2f} prompts/s  ({t_batch:.1f} s wall, "
+        f"{c_batch:.1f} s CPU)"
+    )
+    print(
+        f"ratio batched/unbatched: {t_single / t_batch:.2f}x wall, {c_single / c_batch:.2f}x CPU "
+        "(CPU time is the steadier figure on a shared machine)"
+    )
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 
 

@@ -31,12 +31,14 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from generate_standins import write_tiny_oqa  # noqa: E402
 
 # Runs a script and prints its own CPU seconds and peak RSS (KiB) last on stderr, whatever its exit.
-WRAPPER = ("import resource, runpy, sys\nscript = sys.argv[1]\nsys.argv = sys.argv[1:]\n"
-           "try:\n    runpy.run_path(script, run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
-           "else:\n    code = 0\n"
-           "u = resource.getrusage(resource.RUSAGE_SELF)\n"
-           "print(f'CPU {u.ru_utime + u.ru_stime} MAXRSS {u.ru_maxrss}', file=sys.stderr)\n"
-           "sys.exit(code)\n")
+WRAPPER = (
+    "import resource, runpy, sys\nscript = sys.argv[1]\nsys.argv = sys.argv[1:]\n"
+    "try:\n    runpy.run_path(script, run_name='__main__')\nexcept SystemExit as e:\n    code = e.code\n"
+    "else:\n    code = 0\n"
+    "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "print(f'CPU {u.ru_utime + u.ru_stime} MAXRSS {u.ru_maxrss}', file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
 
 
 def usage(stderr: str) -> tuple[float, float]:
@@ -48,8 +50,13 @@ def usage(stderr: str) -> tuple[float, float]:
 def timed(repo: Path, script: str, *args: str) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, peak RSS MiB) of one script run in a fresh process."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", WRAPPER, str(repo / script), *args], capture_output=True, text=True,
-                          check=False, cwd=repo)
+    done = subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(repo / script), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=repo,
+    )
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{script} failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -60,13 +67,37 @@ def stages(repo: Path, root: Path, n: int) -> dict[str, tuple[float, float, floa
     """Time and peak memory of every stage at ``n`` questions."""
     data = root / "data"
     write_tiny_oqa(data, n)
-    gen = ["--no_progress", "--models", "fake/uniform", "--dataset", "opinionqa", "--task", "0", "1", "3",
-           "--output_type", "model_logprobs", "--data_dir", str(data)]
-    out = {"generate, no cache": timed(repo, "lm_steering.py", *gen, "--results_dir", str(root / "r1"),
-                                       "--no_cache"),
-           "generate, cold cache": timed(repo, "lm_steering.py", *gen, "--results_dir", str(root / "r2")),
-           "evaluate": timed(repo, "lm_steering_eval.py", "--results_dir", str(root / "r1"), "--data_dir",
-                             str(data), "--output_dir", str(root / "eval"), "--no_human", "--quiet")}
+    gen = [
+        "--no_progress",
+        "--models",
+        "fake/uniform",
+        "--dataset",
+        "opinionqa",
+        "--task",
+        "0",
+        "1",
+        "3",
+        "--output_type",
+        "model_logprobs",
+        "--data_dir",
+        str(data),
+    ]
+    out = {
+        "generate, no cache": timed(repo, "lm_steering.py", *gen, "--results_dir", str(root / "r1"), "--no_cache"),
+        "generate, cold cache": timed(repo, "lm_steering.py", *gen, "--results_dir", str(root / "r2")),
+        "evaluate": timed(
+            repo,
+            "lm_steering_eval.py",
+            "--results_dir",
+            str(root / "r1"),
+            "--data_dir",
+            str(data),
+            "--output_dir",
+            str(root / "eval"),
+            "--no_human",
+            "--quiet",
+        ),
+    }
     return out
 
 
@@ -80,10 +111,14 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             rows[n] = stages(args.repo, Path(tmp), n)
     names = list(rows[args.questions[0]])
-    print("synthetic OpinionQA, fake/uniform, tasks 0 1 3, model_logprobs: 13 result files of N questions "
-          "(13 N - 2 requests)")
-    print(f"{'stage':<22} {'N':>7} {'wall s':>8} {'CPU s':>8} {'CPU ms / q':>11} {'CPU x prev N':>13} "
-          f"{'peak RSS MiB':>13}")
+    print(
+        "synthetic OpinionQA, fake/uniform, tasks 0 1 3, model_logprobs: 13 result files of N questions "
+        "(13 N - 2 requests)"
+    )
+    print(
+        f"{'stage':<22} {'N':>7} {'wall s':>8} {'CPU s':>8} {'CPU ms / q':>11} {'CPU x prev N':>13} "
+        f"{'peak RSS MiB':>13}"
+    )
     for name in names:
         prev = None
         for n in args.questions:

@@ -60,15 +60,20 @@ def max_dp(a: Sequence[Completion], b: Sequence[Completion]) -> float:
 
 
 def max_ds(a: Sequence[Completion], b: Sequence[Completion]) -> float:
-    return max(abs(x - y) for ca, cb in zip(a, b, strict=True)
-               for x, y in zip(ca.continuation_logprobs, cb.continuation_logprobs, strict=True))
+    return max(
+        abs(x - y)
+        for ca, cb in zip(a, b, strict=True)
+        for x, y in zip(ca.continuation_logprobs, cb.continuation_logprobs, strict=True)
+    )
 
 
 def scoring(n: int) -> tuple[list[Request], list[Request], list[Request]]:
     letters = prompts(n)
     options = [Request(r.messages, max_tokens=1, temperature=None, continuations=OPTIONS) for r in letters[:8]]
-    gen = [Request(r.messages, max_tokens=16, temperature=1.0, seed=1, sample_index=i, stop=("\n",))
-           for i, r in enumerate(letters[:8])]
+    gen = [
+        Request(r.messages, max_tokens=16, temperature=1.0, seed=1, sample_index=i, stop=("\n",))
+        for i, r in enumerate(letters[:8])
+    ]
     return letters, options, gen
 
 
@@ -81,8 +86,9 @@ async def reference(letters: list[Request], options: list[Request]) -> dict[str,
     return {"letters": few, "options": opts}
 
 
-async def check_hf_cuda(ref: dict[str, Any], letters: list[Request], options: list[Request], gen: list[Request],
-                        batch_size: int) -> bool:
+async def check_hf_cuda(
+    ref: dict[str, Any], letters: list[Request], options: list[Request], gen: list[Request], batch_size: int
+) -> bool:
     import torch
 
     if not torch.cuda.is_available():
@@ -99,8 +105,10 @@ async def check_hf_cuda(ref: dict[str, Any], letters: list[Request], options: li
     dp, db, ds = max_dp(batched, ref["letters"]), max_dp(batched, single), max_ds(opts, ref["options"])
     same = [c.text for c in g1] == [c.text for c in g2]
     ok = dp < 0.03 and db < 0.03 and ds < 0.1 and same
-    print(f"{'PASS' if ok else 'FAIL'} hf-cuda: max |dp| {dp:.3f} vs cpu; batched vs unbatched {db:.4f}; "
-          f"option scores max |d| {ds:.3f}; seeded generation reproducible={same}; {len(letters) / t:.0f} prompts/s")
+    print(
+        f"{'PASS' if ok else 'FAIL'} hf-cuda: max |dp| {dp:.3f} vs cpu; batched vs unbatched {db:.4f}; "
+        f"option scores max |d| {ds:.3f}; seeded generation reproducible={same}; {len(letters) / t:.0f} prompts/s"
+    )
     return ok
 
 
@@ -111,8 +119,9 @@ async def check_vllm(ref: dict[str, Any], letters: list[Request], options: list[
         print("SKIP vllm: not installed (pip install 'distalign[vllm]')")
         return True
     folder: Path = cache_root() / MODEL
-    backend = get_backend(f"vllm/{folder}", BackendOptions(extra=(("gpu_memory_utilization", "0.3"),
-                                                                  ("max_model_len", "2048"))))
+    backend = get_backend(
+        f"vllm/{folder}", BackendOptions(extra=(("gpu_memory_utilization", "0.3"), ("max_model_len", "2048")))
+    )
     scored, _ = await run_all(backend, letters[:8])
     opts, _ = await run_all(backend, options)
     texts, _ = await run_all(backend, gen)
@@ -120,9 +129,11 @@ async def check_vllm(ref: dict[str, Any], letters: list[Request], options: list[
     await backend.aclose()
     dp, ds = max_dp(scored, ref["letters"]), max_ds(opts, ref["options"])
     ok = dp < 0.03 and ds < 0.1 and all(isinstance(c.text, str) for c in texts)
-    print(f"{'PASS' if ok else 'FAIL'} vllm: max |dp| {dp:.3f} vs cpu "
-          f"(exact_letter_probs={backend.capabilities.exact_letter_probs}); option scores max |d| {ds:.3f}; "
-          f"{len(letters) / t:.0f} prompts/s")
+    print(
+        f"{'PASS' if ok else 'FAIL'} vllm: max |dp| {dp:.3f} vs cpu "
+        f"(exact_letter_probs={backend.capabilities.exact_letter_probs}); option scores max |d| {ds:.3f}; "
+        f"{len(letters) / t:.0f} prompts/s"
+    )
     return ok
 
 

@@ -93,8 +93,9 @@ def _estimate(mean: float, error: float, pools: Mapping[str, FloatArray], weight
     return Estimate(mean, error, point, int(sum(len(x) for x in pools.values())))
 
 
-def count_blocks(seed: int, key: str, n: int, n_resamples: int,
-                 block_cells: int | None = None) -> Iterator[tuple[int, FloatArray]]:
+def count_blocks(
+    seed: int, key: str, n: int, n_resamples: int, block_cells: int | None = None
+) -> Iterator[tuple[int, FloatArray]]:
     """:func:`resample_counts` in blocks of rows: (first resample, b × n counts) with b · n ≤ ``block_cells``.
 
     The blocks are drawn in order from the one generator of (seed, key, n), whose stream does not depend on how
@@ -180,8 +181,9 @@ def bootstrap_many(jobs: Sequence[Job], n_resamples: int, seed: int, key: str = 
     return [_estimate(float(means[j]), float((hi[j] - lo[j]) / 2), data[j], jobs[j][1]) for j in range(len(jobs))]
 
 
-def bootstrap(pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int,
-              key: str = "") -> Estimate:
+def bootstrap(
+    pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int, key: str = ""
+) -> Estimate:
     """Vectorized bootstrap of one score (see :func:`bootstrap_many`).
 
     >>> e = bootstrap({"a": np.array([0.0, 1.0])}, {"a": 1.0}, 2000, 0)
@@ -191,8 +193,9 @@ def bootstrap(pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_r
     return bootstrap_many([(pools, weights)], n_resamples, seed, key)[0]
 
 
-def bootstrap_loop(pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int,
-                   key: str = "") -> Estimate:
+def bootstrap_loop(
+    pools: Mapping[str, FloatArray], weights: Mapping[str, float], n_resamples: int, seed: int, key: str = ""
+) -> Estimate:
     """The same bootstrap as :func:`bootstrap` from the same draws, one resample at a time (the reference)."""
     data = _checked(pools, weights)
     stats = np.zeros(n_resamples)

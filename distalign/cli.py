@@ -16,8 +16,9 @@ import argparse
 from typing import Any
 
 
-def add_output_dir(parser: argparse.ArgumentParser, default: Any, help: str, *old_spellings: str,
-                   type: Any = str) -> None:
+def add_output_dir(
+    parser: argparse.ArgumentParser, default: Any, help: str, *old_spellings: str, type: Any = str
+) -> None:
     """``--output_dir`` (dest ``output_dir``), plus hidden aliases for the flag's ``old_spellings``."""
     parser.add_argument("--output_dir", default=default, type=type, help=help)
     for old in old_spellings:

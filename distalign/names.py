@@ -26,16 +26,32 @@ GV_WAVE = "globalvalues"
 # Template folder of a dataset when it differs from its key (the original's name for OpinionQA).
 PROMPT_DIRS = {"opinionqa": "opinion_surveys"}
 # Display names; "three" (every dataset, equally weighted) and "both" (OQA + NYT) are the original's pooled rows.
-DATASET_LABELS = {"opinionqa": "OpinionQA", "nytimes": "NYT Books", "globalvalues": "GlobalOpinionQA",
-                  "both": "OQA + NYT", "three": "all three"}
+DATASET_LABELS = {
+    "opinionqa": "OpinionQA",
+    "nytimes": "NYT Books",
+    "globalvalues": "GlobalOpinionQA",
+    "both": "OQA + NYT",
+    "three": "all three",
+}
 ALL_DATASETS = "three"  # the headline's Dataset value: every dataset, weighted equally (docs/original.md §7.5)
-_DATASET_ALIASES = {"oqa": "opinionqa", "nyt": "nytimes", "nytbooks": "nytimes", "gv": "globalvalues",
-                    "globalopinionqa": "globalvalues", "all": ALL_DATASETS, "allthree": ALL_DATASETS}
+_DATASET_ALIASES = {
+    "oqa": "opinionqa",
+    "nyt": "nytimes",
+    "nytbooks": "nytimes",
+    "gv": "globalvalues",
+    "globalopinionqa": "globalvalues",
+    "all": ALL_DATASETS,
+    "allthree": ALL_DATASETS,
+}
 
 # --- steering (``--task``) ----------------------------------------------------------------------------------------
 TASK_STEERING = {0: "none", 1: "persona", 2: "context", 3: "fewshot"}  # --task number -> steering method
-STEERING_LABELS = {"none": "no steering", "persona": "persona", "context": "context given",
-                   "fewshot": "few-shot"}
+# The last label sits on a line of its own: the steering recipe of docs/extending.md replaces that line.
+STEERING_LABELS = {
+    "none": "no steering",
+    "persona": "persona",
+    "context": "context given",
+} | {"fewshot": "few-shot"}
 TASK3_TYPES = ("easy_hard", "easy")
 HEADLINE_TASKS = ("task1", "task3_easy_hard")  # pooled in the headline leaderboard (docs/original.md §7.5)
 _STEERING_ALIASES = {"nosteer": "none", "nosteering": "none", "context": "context", "contextgiven": "context"}
@@ -51,16 +67,28 @@ METHOD_LABELS = {
     "independent_samples": "Samples",
     "option_likelihood": "Opt-LL",
 }
-METHOD_DESCRIPTIONS = {"V": "verbalize (V)", "Seq": "sequence (Seq)", "Log-p": "log-probs (Log-p)",
-                       "TS-Log-p": "temperature-scaled log-probs, fit on the test data (TS-Log-p)",
-                       "TS-Log-p CV": "temperature-scaled log-probs, cross-fitted (TS-Log-p CV)",
-                       "Samples": "independent samples", "Opt-LL": "option likelihood"}
+METHOD_DESCRIPTIONS = {
+    "V": "verbalize (V)",
+    "Seq": "sequence (Seq)",
+    "Log-p": "log-probs (Log-p)",
+    "TS-Log-p": "temperature-scaled log-probs, fit on the test data (TS-Log-p)",
+    "TS-Log-p CV": "temperature-scaled log-probs, cross-fitted (TS-Log-p CV)",
+    "Samples": "independent samples",
+    "Opt-LL": "option likelihood",
+}
 PAPER_OUTPUT_TYPES = ("express_distribution", "sequence", "model_logprobs", "rescaled_model_logprobs")
 PAPER_GENERATED = ("express_distribution", "sequence", "model_logprobs")  # the paper's generated methods
 # Outputs derived from model_logprobs by temperature scaling (not generated; docs/original.md §3.5, §6).
 RESCALED = {"paper": "rescaled_model_logprobs", "fixed": "rescaled_model_logprobs_cv"}
-_METHOD_ALIASES = {"logprobs": "Log-p", "verbalize": "V", "verbalized": "V", "samples": "Samples",
-                   "logprobs_ts": "TS-Log-p", "logprobs_ts_cv": "TS-Log-p CV", "ts": "TS-Log-p"}
+_METHOD_ALIASES = {
+    "logprobs": "Log-p",
+    "verbalize": "V",
+    "verbalized": "V",
+    "samples": "Samples",
+    "logprobs_ts": "TS-Log-p",
+    "logprobs_ts_cv": "TS-Log-p CV",
+    "ts": "TS-Log-p",
+}
 
 # --- models -------------------------------------------------------------------------------------------------------
 # The paper's model keys (result folder names) -> provider/model names of the backends.
@@ -73,9 +101,15 @@ MODEL_ALIASES = {
 }
 PAPER_MODELS = tuple(MODEL_ALIASES)
 BUILTIN_MODEL = "local/smollm2-135m-instruct"
-MODEL_LABELS = {"gpt-3.5-turbo-0125": "GPT-3.5 Turbo", "gpt-4": "GPT-4", "anthropic_haiku": "Claude 3 Haiku",
-                "anthropic_opus": "Claude 3 Opus", "llama3-70b": "Llama 3 70B", "human": "Humans",
-                "local__smollm2-135m-instruct": "SmolLM2-135M\n(built-in)"}
+MODEL_LABELS = {
+    "gpt-3.5-turbo-0125": "GPT-3.5 Turbo",
+    "gpt-4": "GPT-4",
+    "anthropic_haiku": "Claude 3 Haiku",
+    "anthropic_opus": "Claude 3 Opus",
+    "llama3-70b": "Llama 3 70B",
+    "human": "Humans",
+    "local__smollm2-135m-instruct": "SmolLM2-135M\n(built-in)",
+}
 
 
 def _squash(name: str) -> str:

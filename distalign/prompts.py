@@ -105,8 +105,10 @@ def question_block(ds: SurveyDataset, item: SurveyItem, member: str | None = Non
     ``member`` names who answers in steered prompts (NYT and GlobalValues word the question with it).
     """
     if not item.options:
-        raise NotPromptable(f"{item.dataset} {item.qid!r} for {item.group}/{item.demographic}: no answer options "
-                            "(no respondents), so there is nothing to ask")
+        raise NotPromptable(
+            f"{item.dataset} {item.qid!r} for {item.group}/{item.demographic}: no answer options "
+            "(no respondents), so there is nothing to ask"
+        )
     return "\n".join(ds.question_lines(item, member)) + "\n" + options_block(item.options)
 
 
@@ -157,8 +159,13 @@ def context_line(ds: SurveyDataset, item: SurveyItem, members: str, order: Seque
     return f"Context: {ds.context_lead}, {join_and(parts)}."
 
 
-def example_block(ds: SurveyDataset, item: SurveyItem, answer: str, audience: Audience | None = None,
-                  order: Sequence[int] | None = None) -> str:
+def example_block(
+    ds: SurveyDataset,
+    item: SurveyItem,
+    answer: str,
+    audience: Audience | None = None,
+    order: Sequence[int] | None = None,
+) -> str:
     """One worked example: [context line] question block, then ``Answer: <answer>``."""
     head = [context_line(ds, item, audience.members, order)] if audience else []
     member = audience.member if audience else None
@@ -171,24 +178,31 @@ def format_description(ds: SurveyDataset, answer_field: str, context: bool = Fal
     lines = ["Format of each example:", ""]
     if context:
         lines.append("Context: ${how the group answered the question, in percent}")
-    lines += [*ds.format_lines(member), '${options, one per line: "A. <option text>"}',
-              f"{ANSWER_CUE} ${{answer: {answer_field}}}"]
+    lines += [
+        *ds.format_lines(member),
+        '${options, one per line: "A. <option text>"}',
+        f"{ANSWER_CUE} ${{answer: {answer_field}}}",
+    ]
     return "\n".join(lines)
 
 
 def examples_note(steering: str) -> str:
     """The sentence that says what the template's five examples are for."""
     if steering == "none":
-        return "The five examples below show the answer format. They are about other questions: copy their " \
-               "format, not their answers."
+        return (
+            "The five examples below show the answer format. They are about other questions: copy their "
+            "format, not their answers."
+        )
     if steering == "persona":
-        return "The five examples below show the answer format. They are about other questions and other " \
-               "groups of people: copy their format, not their answers."
-    return "The five examples below show the format. Each has its own context line, and its answer follows " \
-           "from that line."
+        return (
+            "The five examples below show the answer format. They are about other questions and other "
+            "groups of people: copy their format, not their answers."
+        )
+    return (
+        "The five examples below show the format. Each has its own context line, and its answer follows from that line."
+    )
 
 
 def assemble(parts: Sequence[str]) -> str:
     """The user prompt: non-empty parts separated by blank lines, ending with the answer cue."""
     return "\n\n".join(p.strip() for p in parts if p.strip()) + "\n" + ANSWER_CUE
-

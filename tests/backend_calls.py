@@ -15,11 +15,13 @@ from distalign.types import Completion, Request
 
 def complete_all(backend: Backend, requests: list[Request]) -> list[Completion]:
     """The completions of ``requests``, sent concurrently (in-process backends batch them)."""
+
     async def go() -> list[Completion]:
         try:
             return list(await asyncio.gather(*(backend.complete(r) for r in requests)))
         finally:
             await backend.aclose()
+
     return asyncio.run(go())
 
 

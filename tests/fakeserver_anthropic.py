@@ -15,17 +15,28 @@ class FakeAnthropic(FakeServer):
 
     @staticmethod
     def error_body(status: int, message: str) -> dict[str, Any]:
-        kinds = {429: "rate_limit_error", 401: "authentication_error", 400: "invalid_request_error",
-                 404: "not_found_error", 529: "overloaded_error"}
+        kinds = {
+            429: "rate_limit_error",
+            401: "authentication_error",
+            400: "invalid_request_error",
+            404: "not_found_error",
+            529: "overloaded_error",
+        }
         return {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
 
     def answer(self, body: dict[str, Any], empty: bool = False) -> dict[str, Any]:
         prompt = "\n".join(filter(None, [str(body.get("system") or ""), _prompt_of(body)]))
         text = self.responder(prompt, body)
-        return {"id": self.new_id("msg"), "type": "message", "role": "assistant", "model": body.get("model", "fake"),
-                "content": [] if empty else [{"type": "text", "text": text, "citations": None}],
-                "stop_reason": "end_turn", "stop_sequence": None,
-                "usage": {"input_tokens": len(prompt.split()), "output_tokens": len(text.split())}}
+        return {
+            "id": self.new_id("msg"),
+            "type": "message",
+            "role": "assistant",
+            "model": body.get("model", "fake"),
+            "content": [] if empty else [{"type": "text", "text": text, "citations": None}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": len(prompt.split()), "output_tokens": len(text.split())},
+        }
 
     def route(self, h: _Handler, method: str, path: str, raw: bytes) -> None:
         parts = path.strip("/").split("/")
@@ -50,12 +61,25 @@ class FakeAnthropic(FakeServer):
         n = len(batch["_requests"])
         ended = batch["_polls"] >= self.batch_polls
         failed = sum(r["custom_id"] in self.batch_fail_ids for r in batch["_requests"]) if ended else 0
-        counts = {"processing": 0 if ended else n, "succeeded": n - failed if ended else 0, "errored": failed,
-                  "canceled": 0, "expired": 0}
-        return {"id": batch["id"], "type": "message_batch", "processing_status": "ended" if ended else "in_progress",
-                "request_counts": counts, "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z",
-                "ended_at": "2026-01-01T01:00:00Z" if ended else None, "archived_at": None, "cancel_initiated_at": None,
-                "results_url": f"{self.url}/v1/messages/batches/{batch['id']}/results" if ended else None}
+        counts = {
+            "processing": 0 if ended else n,
+            "succeeded": n - failed if ended else 0,
+            "errored": failed,
+            "canceled": 0,
+            "expired": 0,
+        }
+        return {
+            "id": batch["id"],
+            "type": "message_batch",
+            "processing_status": "ended" if ended else "in_progress",
+            "request_counts": counts,
+            "created_at": "2026-01-01T00:00:00Z",
+            "expires_at": "2026-01-02T00:00:00Z",
+            "ended_at": "2026-01-01T01:00:00Z" if ended else None,
+            "archived_at": None,
+            "cancel_initiated_at": None,
+            "results_url": f"{self.url}/v1/messages/batches/{batch['id']}/results" if ended else None,
+        }
 
     def _results(self, batch_id: str) -> bytes:
         rows = []
@@ -64,6 +88,7 @@ class FakeAnthropic(FakeServer):
                 err = {"type": "error", "error": {"type": "invalid_request_error", "message": "fake item failure"}}
                 rows.append({"custom_id": r["custom_id"], "result": {"type": "errored", "error": err}})
             else:
-                rows.append({"custom_id": r["custom_id"],
-                             "result": {"type": "succeeded", "message": self.answer(r["params"])}})
+                rows.append(
+                    {"custom_id": r["custom_id"], "result": {"type": "succeeded", "message": self.answer(r["params"])}}
+                )
         return "".join(json.dumps(x) + "\n" for x in rows).encode()

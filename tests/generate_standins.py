@@ -24,8 +24,7 @@ from distalign.steering import SteeringConfig
 from distalign.types import Audience, Capabilities, Completion, Message, Parsed, Request, SurveyItem
 
 OPTIONS = ("Agree", "Disagree", "Refused")
-DEMS = {"POLPARTY": ("Democrat", "Republican", "Independent"), "SEX": ("Male", "Female"),
-        "RACE": ("Black", "White")}
+DEMS = {"POLPARTY": ("Democrat", "Republican", "Independent"), "SEX": ("Male", "Female"), "RACE": ("Black", "White")}
 
 
 def counts(q: int, dem: str) -> dict[str, float]:
@@ -62,8 +61,10 @@ def build_messages(ds: SurveyDataset, item: SurveyItem, output_type: str, cfg: S
         raise ValueError(f"{item.qid}: no options")
     who = f"Answer as a {persona_name(item, cfg)}.\n" if item.persona else ""
     opts = "\n".join(f"{L}. {o}" for L, o in zip(item.letters, item.options, strict=True))
-    return (Message("system", "You are a helpful assistant."),
-            Message("user", f"[{output_type} {cfg.task}]\n{who}Question: {item.text}\n{opts}\nAnswer:"))
+    return (
+        Message("system", "You are a helpful assistant."),
+        Message("user", f"[{output_type} {cfg.task}]\n{who}Question: {item.text}\n{opts}\nAnswer:"),
+    )
 
 
 class Method(ExpressionMethod):
@@ -77,16 +78,25 @@ class Method(ExpressionMethod):
             return "the backend cannot score options"
         return None
 
-    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
-                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+    def requests(
+        self,
+        item: SurveyItem,
+        messages: tuple[Message, ...],
+        cfg: MethodConfig,
+        *,
+        caps: Capabilities | None = None,
+        task: str = "",
+    ) -> list[Request]:
         base = Request(messages, max_tokens=64, temperature=cfg.temperature, seed=cfg.seed)
         if self.output_type == "model_logprobs":
             return [Request(messages, max_tokens=1, temperature=cfg.temperature, top_logprobs=cfg.top_logprobs)]
         if self.output_type == "option_likelihood":
             return [Request(messages, max_tokens=0, continuations=item.options)]
         if self.output_type == "independent_samples":
-            return [Request(messages, max_tokens=2, temperature=cfg.temperature, seed=cfg.seed, sample_index=i)
-                    for i in range(cfg.n_samples)]
+            return [
+                Request(messages, max_tokens=2, temperature=cfg.temperature, seed=cfg.seed, sample_index=i)
+                for i in range(cfg.n_samples)
+            ]
         return [base]
 
     def task_sentence(self, audience: Audience | None, target: str) -> str:
@@ -114,31 +124,54 @@ class Method(ExpressionMethod):
 
 def plugins(**overrides: object) -> Plugins:
     """Stand-in plug-ins (real backends registry unless overridden)."""
-    fields = dict(build_messages=build_messages, persona_name=persona_name, steering_config=SteeringConfig,
-                  get_method=Method)
+    fields = dict(
+        build_messages=build_messages, persona_name=persona_name, steering_config=SteeringConfig, get_method=Method
+    )
     fields.update(overrides)
     return Plugins(**fields)  # type: ignore[arg-type]
 
 
 # ---- shared helpers of the generation tests -----------------------------------------------------------------
 REPO = Path(__file__).resolve().parents[1]
-ALL_DEMS = [("POLPARTY", "Democrat"), ("POLPARTY", "Republican"), ("SEX", "Male"), ("SEX", "Female"),
-            ("RACE", "Black"), ("RACE", "White")]
+ALL_DEMS = [
+    ("POLPARTY", "Democrat"),
+    ("POLPARTY", "Republican"),
+    ("SEX", "Male"),
+    ("SEX", "Female"),
+    ("RACE", "Black"),
+    ("RACE", "White"),
+]
 
 
 def config(tmp_path: Path, data: Path, **kw: Any) -> RunConfig:
     """A run over the tiny data with the stand-ins' defaults (one model, one method, persona)."""
-    base: dict[str, Any] = dict(datasets=("opinionqa",), tasks=(1,), models=("fake/oracle",),
-                                output_types=("model_logprobs",), results_dir=tmp_path / "results", data_dir=data,
-                                prompts_dir=REPO / "inputs", cache_path=tmp_path / "cache.sqlite", progress=False)
+    base: dict[str, Any] = dict(
+        datasets=("opinionqa",),
+        tasks=(1,),
+        models=("fake/oracle",),
+        output_types=("model_logprobs",),
+        results_dir=tmp_path / "results",
+        data_dir=data,
+        prompts_dir=REPO / "inputs",
+        cache_path=tmp_path / "cache.sqlite",
+        progress=False,
+    )
     base.update(kw)
     return RunConfig(**base)
 
 
 def oqa_file(cfg: RunConfig, ot: str, task: str, group: str, dem: str, model: str = "fake__oracle") -> Path:
     """The result file of an OpinionQA cell."""
-    return (cfg.results_dir / "opinionqa" / ot / model / task / "Pew_American_Trends_Panel_disagreement_100" / group
-            / f"{dem}.json")
+    return (
+        cfg.results_dir
+        / "opinionqa"
+        / ot
+        / model
+        / task
+        / "Pew_American_Trends_Panel_disagreement_100"
+        / group
+        / f"{dem}.json"
+    )
 
 
 def result_bytes(root: Path) -> dict[str, bytes]:

@@ -35,25 +35,29 @@ def _cli(repo: Path, *args: str) -> None:
     subprocess.run([sys.executable, *args], cwd=repo, env=env, check=True, stdout=subprocess.DEVNULL)
 
 
+# The pinned command lines, in order; each word is formatted with ``data`` (the data root) and ``work``.
+COMMANDS = (
+    "lm_steering_eval.py --results_dir {data}/results --data_dir {data} --output_dir {work}/paper --mode paper "
+    "--seed 0 --quiet",
+    "lm_steering_eval.py --results_dir {data}/results --data_dir {data} --output_dir {work}/fixed --mode fixed "
+    "--seed 0 --quiet",
+    "lm_steering.py --dataset opinionqa nytimes globalvalues --task 0 1 2 3 --models fake/oracle fake/garbage "
+    "--output_type model_logprobs sequence express_distribution independent_samples option_likelihood --limit 3 "
+    "--n_samples 4 --results_dir {work}/run --data_dir {data} --no_progress --seed 0",
+    "temperature_scaling.py --results_dir {work}/run --data_dir {data} --mode fixed --datasets opinionqa nytimes "
+    "globalvalues --folds 2",
+    "lm_steering_eval.py --results_dir {work}/run --data_dir {data} --output_dir {work}/run/eval --no_human --quiet "
+    "--n_bootstrap 200",
+    "lm_steering.py --dataset opinionqa --task 2 3 --task3_type easy --models fake/oracle --output_type sequence "
+    "express_distribution --limit 2 --ficticious_group_ablation --shuffled_incontext_labels --results_dir "
+    "{work}/ablation --data_dir {data} --no_progress --seed 3",
+)
+
+
 def produce(repo: Path, data: Path, work: Path) -> dict[str, str]:
     """Run the pinned commands of checkout ``repo`` on data root ``data`` into ``work``; {relative path: sha256}."""
-    released = data / "results"
-    for mode in ("paper", "fixed"):
-        _cli(repo, "lm_steering_eval.py", "--results_dir", str(released), "--data_dir", str(data), "--output_dir",
-             str(work / mode), "--mode", mode, "--seed", "0", "--quiet")
-    run = work / "run"
-    _cli(repo, "lm_steering.py", "--dataset", "opinionqa", "nytimes", "globalvalues", "--task", "0", "1", "2", "3",
-         "--models", "fake/oracle", "fake/garbage", "--output_type", "model_logprobs", "sequence",
-         "express_distribution", "independent_samples", "option_likelihood", "--limit", "3", "--n_samples", "4",
-         "--results_dir", str(run), "--data_dir", str(data), "--no_progress", "--seed", "0")
-    _cli(repo, "temperature_scaling.py", "--results_dir", str(run), "--data_dir", str(data), "--mode", "fixed",
-         "--datasets", "opinionqa", "nytimes", "globalvalues", "--folds", "2")
-    _cli(repo, "lm_steering_eval.py", "--results_dir", str(run), "--data_dir", str(data), "--output_dir",
-         str(run / "eval"), "--no_human", "--quiet", "--n_bootstrap", "200")
-    _cli(repo, "lm_steering.py", "--dataset", "opinionqa", "--task", "2", "3", "--task3_type", "easy",
-         "--models", "fake/oracle", "--output_type", "sequence", "express_distribution", "--limit", "2",
-         "--ficticious_group_ablation", "--shuffled_incontext_labels", "--results_dir", str(work / "ablation"),
-         "--data_dir", str(data), "--no_progress", "--seed", "3")
+    for command in COMMANDS:
+        _cli(repo, *(word.format(data=data, work=work) for word in command.split()))
     return digests(work)
 
 

@@ -17,7 +17,7 @@ from distalign.engine.cache import ResponseCache
 from distalign.parsers import parse_sequence, parse_verbalized
 from distalign.types import Message, Request
 
-FAKE_KEY = "sk-" "ant-test-abcdefghijklmnopqrstuvwxyz0123"
+FAKE_KEY = "sk-ant-test-abcdefghijklmnopqrstuvwxyz0123"
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Simulate 30 answers."))
 
 
@@ -33,21 +33,22 @@ def backend(srv: FakeAnthropic, model: str = "claude-3-opus-20240229", timeout: 
     return b
 
 
-
-
-@pytest.mark.parametrize(("model", "temperature", "together"), [
-    ("claude-3-opus-20240229", True, True),
-    ("claude-3-haiku-20240307", True, True),
-    ("claude-3-5-sonnet-20241022", True, True),
-    ("claude-sonnet-4-20250514", True, True),
-    ("claude-opus-4-1-20250805", True, False),
-    ("claude-sonnet-4-5-20250929", True, False),
-    ("claude-haiku-4-5-20251001", True, False),
-    ("claude-opus-4-6", True, False),
-    ("claude-opus-4-7", False, False),
-    ("claude-sonnet-5", False, False),
-    ("claude-someday-9", False, False),
-])
+@pytest.mark.parametrize(
+    ("model", "temperature", "together"),
+    [
+        ("claude-3-opus-20240229", True, True),
+        ("claude-3-haiku-20240307", True, True),
+        ("claude-3-5-sonnet-20241022", True, True),
+        ("claude-sonnet-4-20250514", True, True),
+        ("claude-opus-4-1-20250805", True, False),
+        ("claude-sonnet-4-5-20250929", True, False),
+        ("claude-haiku-4-5-20251001", True, False),
+        ("claude-opus-4-6", True, False),
+        ("claude-opus-4-7", False, False),
+        ("claude-sonnet-5", False, False),
+        ("claude-someday-9", False, False),
+    ],
+)
 def test_anthropic_rule_table(model: str, temperature: bool, together: bool) -> None:
     caps = capabilities(model, BackendOptions())
     assert (caps.temperature, caps.temperature_with_top_p) == (temperature, together)

@@ -22,19 +22,26 @@ from distalign.parsers import parse_logprobs, parse_option_scores
 from distalign.types import Completion, Message, Request
 
 TEXT = "Question: Which option fits best? A. yes B. no C. maybe D. never\nAnswer: A B C D\n" * 20
-TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
-            "{% if add_generation_prompt %}<|assistant|>\n{% endif %}")
+TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
+)
 
 
 def tiny_tokenizer(template: str | None = TEMPLATE) -> PreTrainedTokenizerFast:
     tk = Tokenizer(models.BPE(unk_token=None))
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=300, special_tokens=["<|endoftext|>"], show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<|endoftext|>"],
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tk.train_from_iterator([TEXT, " A B C D", "A\nB\nC"], trainer=trainer)
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                                  pad_token="<|endoftext|>")
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk, eos_token="<|endoftext|>", bos_token="<|endoftext|>", pad_token="<|endoftext|>"
+    )
     tok.chat_template = template
     return tok
 
@@ -43,16 +50,27 @@ def tiny_tokenizer(template: str | None = TEMPLATE) -> PreTrainedTokenizerFast:
 def tiny() -> tuple[Any, Any]:
     tok = tiny_tokenizer()
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-                         pad_token_id=tok.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
     return LlamaForCausalLM(config).eval(), tok
 
 
 def prompt(i: int, extra: str = "") -> tuple[Message, ...]:
-    return (Message("system", "You are a helpful assistant."),
-            Message("user", f"Question {i}{' really' * (i % 4)}: which one?{extra} A. yes B. no C. maybe"))
+    return (
+        Message("system", "You are a helpful assistant."),
+        Message("user", f"Question {i}{' really' * (i % 4)}: which one?{extra} A. yes B. no C. maybe"),
+    )
 
 
 def one_by_one(backend: HFBackend, requests: list[Request]) -> list[Completion]:
@@ -61,6 +79,7 @@ def one_by_one(backend: HFBackend, requests: list[Request]) -> list[Completion]:
             return [await backend.complete(r) for r in requests]
         finally:
             await backend.aclose()
+
     return asyncio.run(go())
 
 
@@ -164,8 +183,9 @@ def test_generation_stops_at_stop_sequences_and_max_tokens(tiny: tuple[Any, Any]
     assert free.output_tokens == 12 and free.finish_reason == "length" and len(free.text) >= 4
     stop = free.text[2:4]
     cut = free.text.find(stop)
-    stopped = complete_all(HFBackend("hf/tiny", model, tok),
-                           [Request(prompt(5), max_tokens=12, temperature=0.0, stop=(stop,))])[0]
+    stopped = complete_all(
+        HFBackend("hf/tiny", model, tok), [Request(prompt(5), max_tokens=12, temperature=0.0, stop=(stop,))]
+    )[0]
     assert stopped.text == free.text[:cut] and stopped.finish_reason == "stop"
 
 
@@ -231,14 +251,18 @@ def test_through_the_engine_executor(tiny: tuple[Any, Any]) -> None:
 
 def test_a_prompt_the_template_rejects_fails_alone(tiny: tuple[Any, Any]) -> None:
     model, _ = tiny
-    tok = tiny_tokenizer("{{ raise_exception('no system messages') if messages[0]['role'] == 'system' else '' }}"
-                         "{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    tok = tiny_tokenizer(
+        "{{ raise_exception('no system messages') if messages[0]['role'] == 'system' else '' }}"
+        "{% for m in messages %}{{ m['content'] }}{% endfor %}"
+    )
     backend = HFBackend("hf/tiny", model, tok, batch_size=4)
 
     async def go() -> list[Any]:
-        out = await asyncio.gather(backend.complete(Request(prompt(0), letters=("A",))),
-                                   backend.complete(Request((Message("user", "hi"),), letters=("A",))),
-                                   return_exceptions=True)
+        out = await asyncio.gather(
+            backend.complete(Request(prompt(0), letters=("A",))),
+            backend.complete(Request((Message("user", "hi"),), letters=("A",))),
+            return_exceptions=True,
+        )
         await backend.aclose()
         return list(out)
 

@@ -15,8 +15,15 @@ from distalign.expression import METHODS, MethodConfig
 from distalign.types import Completion, Message, Parsed, SurveyItem
 
 ITEMS = [
-    SurveyItem("opinionqa", "Q1", "How much do you trust the news media?",
-               ("A great deal", "Somewhat", "Not at all"), "NONE", "", ""),
+    SurveyItem(
+        "opinionqa",
+        "Q1",
+        "How much do you trust the news media?",
+        ("A great deal", "Somewhat", "Not at all"),
+        "NONE",
+        "",
+        "",
+    ),
     SurveyItem("opinionqa", "Q2", "Should the city build more parks?", ("Yes", "No"), "NONE", "", ""),
 ]
 CFG = MethodConfig(temperature=1.0, seed=0, n_samples=3, max_tokens=32)
@@ -24,8 +31,10 @@ CFG = MethodConfig(temperature=1.0, seed=0, n_samples=3, max_tokens=32)
 
 def messages(item: SurveyItem) -> tuple[Message, ...]:
     options = "\n".join(f"{letter}. {text}" for letter, text in zip(item.letters, item.options, strict=True))
-    return (Message("system", "You are a helpful assistant."),
-            Message("user", f"{item.text}\n{options}\nAnswer with the letter of your choice."))
+    return (
+        Message("system", "You are a helpful assistant."),
+        Message("user", f"{item.text}\n{options}\nAnswer with the letter of your choice."),
+    )
 
 
 def test_missing_wheel_gives_the_exact_pip_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -61,7 +70,7 @@ def run_method(backend: HFBackend, output_type: str) -> list[Parsed]:
         flat = await asyncio.gather(*(backend.complete(r) for reqs in per_item for r in reqs))
         out, at = [], 0
         for reqs in per_item:
-            out.append(list(flat[at:at + len(reqs)]))
+            out.append(list(flat[at : at + len(reqs)]))
             at += len(reqs)
         return out
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from backend_calls import complete_fails, complete_one
-from fakeservers import FakeOpenAI
+from fakeserver_openai import FakeOpenAI
 from generate_standins import write_tiny_oqa
 
 from distalign.backends import BackendOptions, TransientError, get_backend
@@ -25,7 +25,7 @@ from distalign.parsers import parse_logprobs, parse_sequence, parse_verbalized
 from distalign.types import Message, Request
 
 REPO = Path(__file__).resolve().parents[1]
-FAKE_KEY = "sk-" "test-abcdefghijklmnopqrstuvwxyz0123456789"
+FAKE_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz0123456789"
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Which one? Answer:"))
 
 
@@ -42,20 +42,21 @@ def backend(srv: FakeOpenAI, model: str = "gpt-4o-2024-08-06", timeout: float = 
     return b
 
 
-
-
 # --- capabilities -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("model", "logprobs", "temperature", "json_output"), [
-    ("gpt-4o-2024-08-06", True, True, True),
-    ("gpt-4-0613", True, True, False),
-    ("gpt-3.5-turbo-0125", True, True, True),
-    ("o1-2024-12-17", False, False, True),
-    ("o3-mini", False, False, True),
-    ("o4-mini-2025-04-16", False, False, True),
-    ("gpt-5", False, False, True),
-    ("gpt-5.1-2025-11-13", False, False, True),
-    ("gpt-5-chat-latest", True, True, True),
-])
+@pytest.mark.parametrize(
+    ("model", "logprobs", "temperature", "json_output"),
+    [
+        ("gpt-4o-2024-08-06", True, True, True),
+        ("gpt-4-0613", True, True, False),
+        ("gpt-3.5-turbo-0125", True, True, True),
+        ("o1-2024-12-17", False, False, True),
+        ("o3-mini", False, False, True),
+        ("o4-mini-2025-04-16", False, False, True),
+        ("gpt-5", False, False, True),
+        ("gpt-5.1-2025-11-13", False, False, True),
+        ("gpt-5-chat-latest", True, True, True),
+    ],
+)
 def test_openai_rule_table(model: str, logprobs: bool, temperature: bool, json_output: bool) -> None:
     caps = capabilities(model, BackendOptions())
     assert (caps.logprobs, caps.temperature, caps.json_output) == (logprobs, temperature, json_output)
@@ -63,8 +64,9 @@ def test_openai_rule_table(model: str, logprobs: bool, temperature: bool, json_o
 
 
 def test_compatible_server_capabilities_come_from_options() -> None:
-    opts = BackendOptions(base_url="http://user:pw@localhost:8000/v1/", logprobs=False,
-                          extra=(("seed", "false"), ("batch_api", "true")))
+    opts = BackendOptions(
+        base_url="http://user:pw@localhost:8000/v1/", logprobs=False, extra=(("seed", "false"), ("batch_api", "true"))
+    )
     b = get_backend("openai/meta-llama/Llama-3.1-8B-Instruct", opts)
     assert not b.capabilities.logprobs and not b.capabilities.seed and b.capabilities.batch_api
     assert b.cache_identity() == "openai/meta-llama/Llama-3.1-8B-Instruct@http://localhost:8000/v1"
@@ -74,8 +76,9 @@ def test_compatible_server_capabilities_come_from_options() -> None:
 
 # --- success paths ------------------------------------------------------------------------------------------------
 def test_logprobs_request_and_distribution(server: FakeOpenAI) -> None:
-    request = Request(MESSAGES, max_tokens=2, temperature=1.0, top_logprobs=20, letters=("A", "B", "C"), seed=7,
-                      sample_index=2)
+    request = Request(
+        MESSAGES, max_tokens=2, temperature=1.0, top_logprobs=20, letters=("A", "B", "C"), seed=7, sample_index=2
+    )
     c = complete_one(backend(server), request)
     body = server.bodies[-1]
     assert body["logprobs"] is True and body["top_logprobs"] == 20 and body["max_tokens"] == 2
@@ -196,18 +199,46 @@ def test_engine_does_not_retry_permanent_errors(server: FakeOpenAI) -> None:
 
 
 # --- end to end through the CLI: retries counted at the server, cache, no key anywhere ----------------------------
+def lm_steering(server: FakeOpenAI, tmp_path: Path, env: dict[str, str], task: str) -> subprocess.CompletedProcess[str]:
+    """``lm_steering.py`` on two questions of the tiny OpinionQA under ``tmp_path/data``, against ``server``."""
+    args = [
+        "--no_progress",
+        "--models",
+        "openai/gpt-4o-2024-08-06",
+        "--base_url",
+        server.url + "/v1",
+        "--dataset",
+        "opinionqa",
+        "--task",
+        task,
+        "--output_type",
+        "model_logprobs",
+        "--limit",
+        "2",
+        "--data_dir",
+        str(tmp_path / "data"),
+        "--results_dir",
+        str(tmp_path / "results"),
+        "--max_retries",
+        "3",
+    ]
+    return subprocess.run(
+        [sys.executable, str(REPO / "lm_steering.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
 def test_cli_end_to_end_retries_cache_and_no_key_anywhere(server: FakeOpenAI, tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    write_tiny_oqa(data)
+    write_tiny_oqa(tmp_path / "data")
     env = {**os.environ, "OPENAI_API_KEY": FAKE_KEY}
     env.pop("OPENAI_BASE_URL", None)
 
     def cli(task: str) -> subprocess.CompletedProcess[str]:
-        args = ["--no_progress", "--models", "openai/gpt-4o-2024-08-06", "--base_url", server.url + "/v1",
-                "--dataset", "opinionqa", "--task", task, "--output_type", "model_logprobs", "--limit", "2",
-                "--data_dir", str(data), "--results_dir", str(tmp_path / "results"), "--max_retries", "3"]
-        return subprocess.run([sys.executable, str(REPO / "lm_steering.py"), *args], capture_output=True, text=True,
-                              timeout=300, env=env, cwd=tmp_path)
+        return lm_steering(server, tmp_path, env, task)
 
     server.fail_next("429", "500", "close")
     first = cli("1")

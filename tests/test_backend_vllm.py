@@ -86,8 +86,9 @@ class FakeLLM:
 
     def _one(self, ids: list[int], sp: Any) -> RequestOutput:
         if getattr(sp, "prompt_logprobs", None) is not None:
-            plp: list[dict[int, Logprob] | None] = [None] + [{t: Logprob(-0.5 * (pos % 3))} for pos, t in
-                                                             enumerate(ids[1:], start=1)]
+            plp: list[dict[int, Logprob] | None] = [None] + [
+                {t: Logprob(-0.5 * (pos % 3))} for pos, t in enumerate(ids[1:], start=1)
+            ]
             return RequestOutput([CompletionOutput("", [0], None)], plp)
         if getattr(sp, "logprob_token_ids", None):
             first = {t: Logprob(logprob_of(t)) for t in sp.logprob_token_ids}
@@ -123,13 +124,29 @@ def test_missing_vllm_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_engine_arguments_for_multi_gpu_and_multi_node(fake_vllm: types.ModuleType) -> None:
-    make(BackendOptions(tensor_parallel_size=4, dtype="bfloat16",
-                        extra=(("pipeline_parallel_size", "2"), ("distributed_executor_backend", "ray"),
-                               ("gpu_memory_utilization", "0.8"), ("enforce_eager", "true"))))
+    make(
+        BackendOptions(
+            tensor_parallel_size=4,
+            dtype="bfloat16",
+            extra=(
+                ("pipeline_parallel_size", "2"),
+                ("distributed_executor_backend", "ray"),
+                ("gpu_memory_utilization", "0.8"),
+                ("enforce_eager", "true"),
+            ),
+        )
+    )
     kwargs = FakeLLM.instances[-1].kwargs
-    assert kwargs == {"model": "meta-llama/Llama-3.1-8B-Instruct", "tensor_parallel_size": 4, "max_logprobs": 100,
-                      "dtype": "bfloat16", "pipeline_parallel_size": 2, "distributed_executor_backend": "ray",
-                      "gpu_memory_utilization": 0.8, "enforce_eager": True}
+    assert kwargs == {
+        "model": "meta-llama/Llama-3.1-8B-Instruct",
+        "tensor_parallel_size": 4,
+        "max_logprobs": 100,
+        "dtype": "bfloat16",
+        "pipeline_parallel_size": 2,
+        "distributed_executor_backend": "ray",
+        "gpu_memory_utilization": 0.8,
+        "enforce_eager": True,
+    }
     with pytest.raises(ValueError, match="unknown backend option"):
         make(BackendOptions(extra=(("tensor_parallel", "2"),)))
 
@@ -170,8 +187,9 @@ def test_option_likelihood_uses_prompt_logprobs(fake_vllm: types.ModuleType) -> 
 
 def test_concurrent_requests_go_in_one_generate_call(fake_vllm: types.ModuleType) -> None:
     backend = make(BackendOptions(extra=(("gather_ms", "200"),)))
-    requests = [Request(MESSAGES, max_tokens=30, temperature=0.7, seed=5, sample_index=i, stop=("\n",))
-                for i in range(5)]
+    requests = [
+        Request(MESSAGES, max_tokens=30, temperature=0.7, seed=5, sample_index=i, stop=("\n",)) for i in range(5)
+    ]
     out = complete_all(backend, requests)
     assert len(FakeLLM.instances[-1].calls) == 1
     assert [c.text for c in out] == [f"seed={5 + i} t=0.7 stop=['\\n']" for i in range(5)]

@@ -31,9 +31,26 @@ T1 = "opinionqa/model_logprobs/fake__oracle/task1/Pew_American_Trends_Panel_disa
 
 
 def generate(data: Path, results: Path, *extra: str) -> int:
-    return lm_steering.main(["--no_progress", "--models", "fake/oracle", "--dataset", "opinionqa", "--task", "0", "1",
-                             "--output_type", "model_logprobs", "--data_dir", str(data), "--results_dir", str(results),
-                             "--no_cache", *extra])
+    return lm_steering.main(
+        [
+            "--no_progress",
+            "--models",
+            "fake/oracle",
+            "--dataset",
+            "opinionqa",
+            "--task",
+            "0",
+            "1",
+            "--output_type",
+            "model_logprobs",
+            "--data_dir",
+            str(data),
+            "--results_dir",
+            str(results),
+            "--no_cache",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture
@@ -58,8 +75,21 @@ def test_truncated_data_file_stops_generation_and_evaluation_naming_it(run, caps
     assert generate(data, results.parent / "again") == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {data / POLPARTY}: malformed JSON at line")
-    assert lm_steering_eval.main(["--results_dir", str(results), "--data_dir", str(data), "--output_dir",
-                                  str(results.parent / "eval"), "--no_human", "--quiet"]) == 2
+    assert (
+        lm_steering_eval.main(
+            [
+                "--results_dir",
+                str(results),
+                "--data_dir",
+                str(data),
+                "--output_dir",
+                str(results.parent / "eval"),
+                "--no_human",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert f"{data / POLPARTY}: malformed JSON" in capsys.readouterr().err
     assert not (results.parent / "eval").exists()
 
@@ -100,14 +130,37 @@ def test_unreadable_result_file_is_counted_and_named(run, capsys, tmp_path) -> N
     assert skip_counts(ev)[("SEX", "Female", "unreadable result file")] == 1
     assert f"skipped unreadable result file: {path}: malformed JSON" in capsys.readouterr().err
     out = tmp_path / "eval"
-    assert lm_steering_eval.main(["--results_dir", str(results), "--data_dir", str(data), "--output_dir", str(out),
-                                  "--no_human", "--quiet"]) == 0
+    assert (
+        lm_steering_eval.main(
+            ["--results_dir", str(results), "--data_dir", str(data), "--output_dir", str(out), "--no_human", "--quiet"]
+        )
+        == 0
+    )
     with open(out / "eval_skips.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert {"kind": "skip", "group": "SEX", "demographic": "Female", "reason": "unreadable result file",
-            "count": "1"}.items() <= next(r for r in rows if r["reason"] == "unreadable result file").items()
-    assert lm_steering_eval.main(["--results_dir", str(results), "--data_dir", str(data), "--output_dir", str(out),
-                                  "--no_human", "--quiet", "--strict"]) == 2
+    assert {
+        "kind": "skip",
+        "group": "SEX",
+        "demographic": "Female",
+        "reason": "unreadable result file",
+        "count": "1",
+    }.items() <= next(r for r in rows if r["reason"] == "unreadable result file").items()
+    assert (
+        lm_steering_eval.main(
+            [
+                "--results_dir",
+                str(results),
+                "--data_dir",
+                str(data),
+                "--output_dir",
+                str(out),
+                "--no_human",
+                "--quiet",
+                "--strict",
+            ]
+        )
+        == 2
+    )
     assert f"error: {path}: malformed JSON" in capsys.readouterr().err
 
 
@@ -144,8 +197,12 @@ def test_every_record_of_every_file_is_scored_or_counted(run) -> None:
     for key, path in scan(results):
         if key.task != "task1":
             continue
-        row = next(r for r in ev.rows if (r.task, r.group, r.demographic, r.output_type) ==
-                   (key.task, key.group, key.demographic, key.output_type))
+        row = next(
+            r
+            for r in ev.rows
+            if (r.task, r.group, r.demographic, r.output_type)
+            == (key.task, key.group, key.demographic, key.output_type)
+        )
         assert len(row.tvs) + row.n_skipped == len(json.loads(path.read_text()))
 
 

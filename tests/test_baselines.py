@@ -37,9 +37,11 @@ def test_uniform_hand_values() -> None:
 
 
 def test_paper_references_lb_ties_and_early_stop() -> None:
-    cells = [([0.4, 0.4, 0.2], [0.2, 0.5, 0.3]),  # LB1: tie -> first letter; LB2: C
-             ([0.5, 0.5], [0.0, 0.0]),  # zero-sum expected: the ground-truth loop stops here for good
-             ([1.0, 0.0], [0.0, 1.0])]
+    cells = [
+        ([0.4, 0.4, 0.2], [0.2, 0.5, 0.3]),  # LB1: tie -> first letter; LB2: C
+        ([0.5, 0.5], [0.0, 0.0]),  # zero-sum expected: the ground-truth loop stops here for good
+        ([1.0, 0.0], [0.0, 1.0]),
+    ]
     out = paper_simulated(cells, np.random.default_rng(0))
     assert out["LB1"] == pytest.approx([0.8, 0.5, 1.0])  # one-hot A vs [.2,.5,.3]: ½(.8+.5+.3)
     assert out["LB2"] == pytest.approx([0.7, 0.5, 0.0])  # one-hot C: ½(.2+.5+.7); argmin of [1, 0] is B

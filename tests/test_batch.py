@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from fakeserver_anthropic import FakeAnthropic
-from fakeservers import FakeOpenAI, FakeServer
+from fakeserver_openai import FakeOpenAI
+from fakeservers import FakeServer
 
 from distalign.backends import BackendError, BackendOptions, get_backend
 from distalign.backends.base import Backend
@@ -32,16 +33,30 @@ def requests(n: int, **kw: Any) -> list[Request]:
 def setup(request: pytest.FixtureRequest) -> Iterator[tuple[FakeServer, Backend]]:
     if request.param == "openai":
         with FakeOpenAI() as srv:
-            yield srv, get_backend("openai/gpt-4o-mini", BackendOptions(base_url=srv.url + "/v1",  # type: ignore[misc]
-                                                                         extra=(("batch_api", "true"),)))
+            yield (
+                srv,
+                get_backend(
+                    "openai/gpt-4o-mini",
+                    BackendOptions(
+                        base_url=srv.url + "/v1",  # type: ignore[misc]
+                        extra=(("batch_api", "true"),),
+                    ),
+                ),
+            )
     else:
         with FakeAnthropic() as srv:
-            yield srv, get_backend("anthropic/claude-3-haiku-20240307",  # type: ignore[misc]
-                                   BackendOptions(extra=(("base_url", srv.url),)))
+            yield (
+                srv,
+                get_backend(
+                    "anthropic/claude-3-haiku-20240307",  # type: ignore[misc]
+                    BackendOptions(extra=(("base_url", srv.url),)),
+                ),
+            )
 
 
-def batch_run(backend: Backend, reqs: list[Request], cache: ResponseCache, state: Path,
-              poll: Poll = FAST) -> BatchReport:
+def batch_run(
+    backend: Backend, reqs: list[Request], cache: ResponseCache, state: Path, poll: Poll = FAST
+) -> BatchReport:
     return asyncio.run(run_batches(backend, reqs, cache, state, poll))
 
 
@@ -55,11 +70,13 @@ def normal_pass(backend: Backend, reqs: list[Request], cache: ResponseCache) -> 
         out = [await ex.run(r) for r in reqs]
         await backend.aclose()
         return out
+
     return asyncio.run(go())
 
 
-def test_round_trip_fills_the_cache_and_the_normal_pass_makes_no_call(setup: tuple[FakeServer, Backend],
-                                                                      tmp_path: Path) -> None:
+def test_round_trip_fills_the_cache_and_the_normal_pass_makes_no_call(
+    setup: tuple[FakeServer, Backend], tmp_path: Path
+) -> None:
     srv, backend = setup
     reqs = requests(5)
     cache = ResponseCache(tmp_path / "cache.sqlite")
@@ -83,8 +100,9 @@ def test_logprobs_survive_the_openai_batch(tmp_path: Path) -> None:
         assert line["url"] == "/v1/chat/completions" and line["body"]["top_logprobs"] == 20
 
 
-def test_failed_items_are_reported_and_left_for_the_normal_pass(setup: tuple[FakeServer, Backend],
-                                                                tmp_path: Path) -> None:
+def test_failed_items_are_reported_and_left_for_the_normal_pass(
+    setup: tuple[FakeServer, Backend], tmp_path: Path
+) -> None:
     srv, backend = setup
     reqs = requests(4)
     cache = ResponseCache(":memory:")
@@ -96,8 +114,9 @@ def test_failed_items_are_reported_and_left_for_the_normal_pass(setup: tuple[Fak
     assert [o.cached for o in outcomes] == [True, True, False, True] and srv.calls == 1
 
 
-def test_interrupted_run_resumes_polling_instead_of_resubmitting(setup: tuple[FakeServer, Backend],
-                                                                 tmp_path: Path) -> None:
+def test_interrupted_run_resumes_polling_instead_of_resubmitting(
+    setup: tuple[FakeServer, Backend], tmp_path: Path
+) -> None:
     srv, backend = setup
     srv.batch_polls = 1000
     reqs = requests(3)

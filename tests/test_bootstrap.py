@@ -16,8 +16,9 @@ def test_constant_pools_give_the_weighted_mean_and_zero_error() -> None:
     assert est.mean == pytest.approx(0.6) and est.point == pytest.approx(0.6)  # (.3 + .6 + .9) / 3
     assert est.error == pytest.approx(0.0, abs=1e-12)
     assert est.n == 15
-    both = bootstrap({"opinionqa": np.full(4, 0.2), "nytimes": np.full(9, 0.4)},
-                     {"opinionqa": 0.5, "nytimes": 0.5}, 100, 0)
+    both = bootstrap(
+        {"opinionqa": np.full(4, 0.2), "nytimes": np.full(9, 0.4)}, {"opinionqa": 0.5, "nytimes": 0.5}, 100, 0
+    )
     assert both.mean == pytest.approx(0.3)  # ½·.2 + ½·.4, whatever the pool sizes
 
 
@@ -54,9 +55,15 @@ def test_child_rng_depends_on_seed_and_key() -> None:
     assert draw(0, "x") == draw(0, "x") and draw(0, "x") != draw(1, "x") and draw(0, "x") != draw(0, "y")
 
 
-@pytest.mark.parametrize("pools,weights", [({}, {}), ({"a": np.array([])}, {"a": 1.0}),
-                                           ({"a": np.array([np.nan])}, {"a": 1.0}),
-                                           ({"a": np.array([0.1])}, {"b": 1.0})])
+@pytest.mark.parametrize(
+    "pools,weights",
+    [
+        ({}, {}),
+        ({"a": np.array([])}, {"a": 1.0}),
+        ({"a": np.array([np.nan])}, {"a": 1.0}),
+        ({"a": np.array([0.1])}, {"b": 1.0}),
+    ],
+)
 def test_bad_input(pools: dict, weights: dict) -> None:
     with pytest.raises(ValueError):
         bootstrap(pools, weights, 10, 0, "k")

@@ -53,8 +53,15 @@ def test_samples_of_one_prompt_never_collide():
 def test_put_get_persist_across_reopen(tmp_path):
     path = tmp_path / "sub" / "cache.sqlite"
     c = ResponseCache(path)
-    comp = Completion(text="A", top_logprobs=(("A", -0.1), (" B", -2.3)), model_id="m", input_tokens=12,
-                      output_tokens=1, latency_s=0.5, finish_reason="stop")
+    comp = Completion(
+        text="A",
+        top_logprobs=(("A", -0.1), (" B", -2.3)),
+        model_id="m",
+        input_tokens=12,
+        output_tokens=1,
+        latency_s=0.5,
+        finish_reason="stop",
+    )
     key = c.key("b", REQ)
     assert c.get(key) is None
     c.put(key, comp)
@@ -110,8 +117,12 @@ def test_non_finite_logprobs_survive():
     assert completion_from_json(completion_to_json(comp)) == comp
 
 
-@given(text=st.text(), tops=st.lists(st.tuples(st.text(max_size=5), st.floats(-50, 0)), max_size=5),
-       conts=st.lists(st.floats(-50, 0), max_size=5), tokens=st.integers(0, 10**6))
+@given(
+    text=st.text(),
+    tops=st.lists(st.tuples(st.text(max_size=5), st.floats(-50, 0)), max_size=5),
+    conts=st.lists(st.floats(-50, 0), max_size=5),
+    tokens=st.integers(0, 10**6),
+)
 def test_completion_round_trip(text, tops, conts, tokens):
     comp = Completion(text=text, top_logprobs=tuple(tops), continuation_logprobs=tuple(conts), input_tokens=tokens)
     assert completion_from_json(completion_to_json(comp)) == comp

@@ -19,8 +19,14 @@ from distalign import calibration as cal
 from distalign.results import ResultKey, read_results, result_path, write_results
 
 REPO = Path(__file__).resolve().parents[1]
-OQA_DEMS = [("POLPARTY", "Democrat"), ("POLPARTY", "Republican"), ("SEX", "Male"), ("SEX", "Female"),
-            ("RACE", "Black"), ("RACE", "White")]
+OQA_DEMS = [
+    ("POLPARTY", "Democrat"),
+    ("POLPARTY", "Republican"),
+    ("SEX", "Male"),
+    ("SEX", "Female"),
+    ("RACE", "Black"),
+    ("RACE", "White"),
+]
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -144,8 +150,12 @@ def make_results(root: Path, t_true: float = 2.0, n: int = 20, zero_row: bool = 
         for j in range(n):
             z = rng.normal(size=4)
             model = softmax(z * t_true) * (0.0 if zero_row and i == 0 and j == 0 else 1.0)
-            recs[f"Q{j}"] = {"actual_results": {a: [v] for a, v in vec(model).items()},
-                             "avg_actual_results": vec(model), "response": ["A"], "expected_results": vec(softmax(z))}
+            recs[f"Q{j}"] = {
+                "actual_results": {a: [v] for a, v in vec(model).items()},
+                "avg_actual_results": vec(model),
+                "response": ["A"],
+                "expected_results": vec(softmax(z)),
+            }
         write_results(result_path(root, ResultKey("opinionqa", "model_logprobs", "toy", "task1", group, dem)), recs)
     none = {}
     for j in range(n):
@@ -165,8 +175,9 @@ def test_calibrate_fixed_writes_layout_fields_and_csv(tmp_path):
     make_results(tmp_path / "in")
     fits = cal.calibrate(tmp_path / "in", tmp_path / "out", datasets=["opinionqa"], mode="fixed", folds=4)
     recs = read_results(out_file(tmp_path / "out", "task1", "POLPARTY", "Democrat"))
-    src = read_results(result_path(tmp_path / "in", ResultKey("opinionqa", "model_logprobs", "toy", "task1",
-                                                               "POLPARTY", "Democrat")))
+    src = read_results(
+        result_path(tmp_path / "in", ResultKey("opinionqa", "model_logprobs", "toy", "task1", "POLPARTY", "Democrat"))
+    )
     assert list(recs) == list(src)
     for qid, rec in recs.items():
         assert set(rec) == set(src[qid]) | {"temperature"}
@@ -178,8 +189,7 @@ def test_calibrate_fixed_writes_layout_fields_and_csv(tmp_path):
     assert pooled.temperature == pytest.approx(2.0, rel=1e-3)
     with open(tmp_path / "out" / "temperature_scaling_fixed.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert list(rows[0])[:8] == ["model", "dataset", "task", "fold", "temperature", "n_rows", "n_excluded",
-                                 "objective"]
+    assert list(rows[0])[:8] == ["model", "dataset", "task", "fold", "temperature", "n_rows", "n_excluded", "objective"]
     assert {r["task"] for r in rows} == {"task0", "task1"} and len(rows) == 2 * 5
 
 
@@ -188,10 +198,12 @@ def test_calibrate_paper_task0_duplicates_and_uses_democrat_truth(tmp_path):
     fits = cal.calibrate(tmp_path / "in", tmp_path / "out", datasets=["opinionqa"], mode="paper")
     task0 = next(f for f in fits if f.task == "task0")
     assert task0.n_rows == 6 * 20  # the NONE file read once per demographic
-    none = read_results(result_path(tmp_path / "in", ResultKey("opinionqa", "model_logprobs", "toy", "task0",
-                                                                "NONE", "Democrat")))
-    rows = cal.Rows.build([(q, list(r["avg_actual_results"].values()),
-                            list(r[cal.PAPER_TASK0_TRUTH].values())) for q, r in none.items()])
+    none = read_results(
+        result_path(tmp_path / "in", ResultKey("opinionqa", "model_logprobs", "toy", "task0", "NONE", "Democrat"))
+    )
+    rows = cal.Rows.build(
+        [(q, list(r["avg_actual_results"].values()), list(r[cal.PAPER_TASK0_TRUTH].values())) for q, r in none.items()]
+    )
     assert task0.temperature == pytest.approx(cal.fit_paper(rows.p, rows.q), abs=1e-4)
     task1 = next(f for f in fits if f.task == "task1")
     assert task1.temperature == pytest.approx(3.8197, abs=1e-4) and math.isnan(task1.objective)
@@ -204,8 +216,10 @@ def test_calibrate_same_seed_same_bytes(tmp_path):
     make_results(tmp_path / "in")
     for name in ("a", "b"):
         cal.calibrate(tmp_path / "in", tmp_path / name, datasets=["opinionqa"], folds=3, seed=7)
-    for rel in ("temperature_scaling_fixed.csv",
-                "opinionqa/rescaled_model_logprobs_cv/toy/task1/Pew_American_Trends_Panel_disagreement_100/SEX/Male.json"):
+    for rel in (
+        "temperature_scaling_fixed.csv",
+        "opinionqa/rescaled_model_logprobs_cv/toy/task1/Pew_American_Trends_Panel_disagreement_100/SEX/Male.json",
+    ):
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
 
 

@@ -16,19 +16,29 @@ import pandas as pd
 import pytest
 
 from distalign import calibration as cal
-from distalign.data.fetch import load_manifest, sha256_file
+from distalign.data.manifest import load_manifest, sha256_file
 from distalign.results import read_results
 
 REPO = Path(__file__).resolve().parents[1]
-OQA_DEMS = [("POLPARTY", "Democrat"), ("POLPARTY", "Republican"), ("SEX", "Male"), ("SEX", "Female"),
-            ("RACE", "Black"), ("RACE", "White")]
+OQA_DEMS = [
+    ("POLPARTY", "Democrat"),
+    ("POLPARTY", "Republican"),
+    ("SEX", "Male"),
+    ("SEX", "Female"),
+    ("RACE", "Black"),
+    ("RACE", "White"),
+]
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 # ---- released data -----------------------------------------------------------------------------------------
-RELEASED_T = {("gpt-3.5-turbo-0125", "opinionqa", "task1"): 3.8197, ("llama3-70b", "globalvalues", "task1"): 3.8197,
-              ("gpt-4", "nytimes", "task1"): 10.0, ("gpt-4", "opinionqa", "task1"): 9.6651}
+RELEASED_T = {
+    ("gpt-3.5-turbo-0125", "opinionqa", "task1"): 3.8197,
+    ("llama3-70b", "globalvalues", "task1"): 3.8197,
+    ("gpt-4", "nytimes", "task1"): 10.0,
+    ("gpt-4", "opinionqa", "task1"): 9.6651,
+}
 TABLE1_TS = {"gpt-3.5-turbo-0125": 0.2963, "gpt-4": 0.2735, "llama3-70b": 0.4694}
 
 
@@ -105,8 +115,21 @@ def test_paper_mode_table1_ts_means_with_the_evaluator(paper_run, tmp_path):
         (mixed / dataset / "rescaled_model_logprobs").symlink_to(out / dataset / "rescaled_model_logprobs")
         for output_type in ("model_logprobs", "sequence", "express_distribution"):
             (mixed / dataset / output_type).symlink_to(REPO / "results" / dataset / output_type)
-    cmd = [sys.executable, str(REPO / "lm_steering_eval.py"), "--results_dir", str(mixed), "--data_dir", str(REPO),
-           "--output_dir", str(tmp_path), "--mode", "paper", "--seed", "0", "--quiet"]
+    cmd = [
+        sys.executable,
+        str(REPO / "lm_steering_eval.py"),
+        "--results_dir",
+        str(mixed),
+        "--data_dir",
+        str(REPO),
+        "--output_dir",
+        str(tmp_path),
+        "--mode",
+        "paper",
+        "--seed",
+        "0",
+        "--quiet",
+    ]
     subprocess.run(cmd, check=True, cwd=REPO, timeout=600)
     board = pd.read_csv(tmp_path / "leaderboard_distrib_alignment.csv")
     for model, expected in TABLE1_TS.items():

@@ -1,17 +1,14 @@
 """Verified data fetch and check (distalign/data/fetch.py, check.py, __main__.py); no network.
 
-Each test builds a tiny "release" in tmp_path with its own manifest rows. The ``data`` test runs the real
-fetch from the local mirror ``<repo>/../shared/benchmark-data`` (skipped when absent).
+Each test builds a tiny "release" in tmp_path with its own manifest rows. The package manifest and the real fetch
+from the local mirror are tested in ``tests/test_data_manifest.py``.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
-import re
 import subprocess
 import sys
 import urllib.error
@@ -22,19 +19,11 @@ import pytest
 import distalign.data.__main__ as cli
 from distalign.data import check as check_mod
 from distalign.data import fetch as fetch_mod
-from distalign.data.fetch import (
-    STATE_FILE,
-    ManifestRow,
-    SourceUnavailable,
-    fetch,
-    load_manifest,
-    local_status,
-    resolve_source,
-)
-from distalign.data.privacy import ID_JSON, is_identifying, pseudonym
+from distalign.data.fetch import STATE_FILE, SourceUnavailable, fetch, local_status, resolve_source
+from distalign.data.manifest import ManifestRow
+from distalign.data.privacy import ID_JSON, pseudonym
 
 REPO = Path(__file__).resolve().parents[1]
-MIRROR = REPO.parent / "shared" / "benchmark-data"
 PID = "6641edad07bdb5ab55169227"
 UPSTREAM_CSV = f"QDem_Gend,IPAddress,PROLIFIC_PID,1_Q138\nFemale,10.0.0.1,{PID},3\n".encode()
 MIRROR_CSV = b"QDem_Gend,1_Q138\nFemale,3\n"  # the mirror's PII-stripped copy of UPSTREAM_CSV
@@ -54,8 +43,14 @@ def sha(data: bytes) -> str:
 
 def row(path: str, data: bytes, upstream: bytes | None = None) -> ManifestRow:
     up = data if upstream is None else upstream
-    return ManifestRow(path, len(data), sha(data), sha(up), "verbatim" if up == data else "pii-stripped",
-                       f"https://example.invalid/{path}")
+    return ManifestRow(
+        path,
+        len(data),
+        sha(data),
+        sha(up),
+        "verbatim" if up == data else "pii-stripped",
+        f"https://example.invalid/{path}",
+    )
 
 
 def rows() -> list[ManifestRow]:
@@ -91,14 +86,19 @@ def test_fresh_fetch_lays_out_and_verifies(release: Path, tmp_path: Path) -> Non
     summary = fetch(rows(), str(release), dest)
     assert (summary.fetched, summary.verified, summary.replaced, summary.failed) == (6, 0, 0, [])
     assert (dest / "inputs/authors/nytimes/sequence/prompt_task1.txt").read_bytes() == FILES[
-        "inputs/nytimes/sequence/prompt_task1.txt"]
+        "inputs/nytimes/sequence/prompt_task1.txt"
+    ]
     assert not (dest / "inputs/nytimes").exists()  # our own templates are never overwritten
     assert (dest / "nytimes/SEX_data.json").read_bytes() == FILES["nytimes/SEX_data.json"]
     assert (dest / "results/human_annotations/NYTIMES_BOOK_DATASET.csv").read_bytes() == FILES[
-        "results/human_annotations/NYTIMES_BOOK_DATASET.csv"]
+        "results/human_annotations/NYTIMES_BOOK_DATASET.csv"
+    ]
     assert PID not in (dest / ID_JSON).read_text() and pseudonym(PID) in (dest / ID_JSON).read_text()
     assert set(json.loads((dest / STATE_FILE).read_text())["files"]) == {
-        ID_JSON, "results/human_annotations/NYTIMES_BOOK_DATASET.csv", "results/human_annotations/study.csv"}
+        ID_JSON,
+        "results/human_annotations/NYTIMES_BOOK_DATASET.csv",
+        "results/human_annotations/study.csv",
+    }
     assert all_ok(dest)
     assert not list(dest.rglob("*.tmp"))
 
@@ -163,8 +163,9 @@ def test_wrong_sha_is_rejected_and_not_written(release: Path, tmp_path: Path) ->
     assert not (dest / "nytimes/SEX_data.json").exists()
 
 
-def test_cli_wrong_sha_exits_nonzero(release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_wrong_sha_exits_nonzero(
+    release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (release / "nytimes/SEX_data.json").write_bytes(b"{}")
     monkeypatch.setattr(cli, "load_manifest", rows)
     assert cli.main(["fetch", "--source", str(release), "--dest", str(tmp_path / "repo"), "--quiet"]) == 1
@@ -175,9 +176,22 @@ def test_cli_wrong_sha_exits_nonzero(release: Path, tmp_path: Path, monkeypatch:
 
 def test_cli_missing_source_gives_one_clear_message(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "distalign.data", "fetch", "--source", str(tmp_path / "nowhere"),
-         "--dest", str(tmp_path / "repo")],
-        capture_output=True, text=True, cwd=REPO, env={**os.environ, "DISTALIGN_DATA_SOURCE": ""}, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "distalign.data",
+            "fetch",
+            "--source",
+            str(tmp_path / "nowhere"),
+            "--dest",
+            str(tmp_path / "repo"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "DISTALIGN_DATA_SOURCE": ""},
+        timeout=120,
+    )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "DISTALIGN_DATA_SOURCE=/path/to/benchmark-data" in proc.stderr and "--source" in proc.stderr
@@ -185,8 +199,9 @@ def test_cli_missing_source_gives_one_clear_message(tmp_path: Path) -> None:
     assert not (tmp_path / "repo").exists()
 
 
-def test_source_without_any_file_is_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_source_without_any_file_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "empty").mkdir()
     monkeypatch.setattr(cli, "load_manifest", rows)
     assert cli.main(["fetch", "--source", str(tmp_path / "empty"), "--dest", str(tmp_path / "repo"), "--quiet"]) == 2
@@ -245,40 +260,14 @@ def test_check_reports_missing_and_corrupt(release: Path, tmp_path: Path, stub_d
     assert report["files"]["missing_files"] == ["inputs/authors/nytimes/sequence/prompt_task1.txt"]
 
 
-def test_cli_check_prints_one_json_object(release: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str], stub_datasets: None) -> None:
+def test_cli_check_prints_one_json_object(
+    release: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    stub_datasets: None,
+) -> None:
     monkeypatch.setattr(cli, "load_manifest", rows)
     assert cli.main(["check", "--data_dir", str(tmp_path / "empty")]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False and report["files"]["missing"] == 6
-
-
-def test_package_manifest_is_complete() -> None:
-    manifest = load_manifest()
-    paths = {r.path for r in manifest}
-    assert len(manifest) == len(paths) > 600
-    assert all(re.fullmatch(r"[0-9a-f]{64}", r.sha256) and re.fullmatch(r"[0-9a-f]{64}", r.upstream_sha256)
-               for r in manifest)
-    for prefix in ("opinions_qa/", "nytimes/", "Global_Values/", "inputs/", "results/human_annotations/",
-                   "results/opinionqa/", "results/nytimes/", "results/globalvalues/"):
-        assert any(p.startswith(prefix) for p in paths), prefix
-    assert all(r.upstream_url.startswith("https://") for r in manifest)
-
-
-@pytest.mark.data
-def test_real_fetch_from_mirror(tmp_path: Path) -> None:
-    if not (MIRROR / "MANIFEST.tsv").is_file():
-        pytest.skip(f"no local mirror at {MIRROR}")
-    manifest, dest = load_manifest(), tmp_path / "repo"
-    summary = fetch(manifest, str(MIRROR), dest)
-    assert summary.failed == [] and summary.fetched == len(manifest)
-    state = fetch_mod.load_state(dest)
-    assert all(local_status(dest, r, state) == "ok" for r in manifest)
-    prolific_like = re.compile(rb"\b[0-9a-f]{24}\b")
-    for folder in ("results/human_annotations", "nytimes/individual_annotations"):
-        for path in (dest / folder).rglob("*"):
-            data = path.read_bytes()
-            assert not prolific_like.search(data), path
-            if path.suffix == ".csv":
-                header = next(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
-                assert not [c for c in header if is_identifying(c)], path

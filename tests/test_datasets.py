@@ -1,6 +1,6 @@
 """Dataset loaders (docs/original.md §2): every quirk on small fixtures built here, then the counts on the fetched data.
 
-    pytest tests/test_datasets.py
+pytest tests/test_datasets.py
 """
 
 from __future__ import annotations
@@ -32,20 +32,38 @@ def oqa_record(text: str, dems: dict[str, dict[str, float]]) -> dict:
 
 @pytest.fixture
 def oqa_root(tmp_path: Path) -> Path:
-    q1 = oqa_record("Was it a reason?", {"Democrat": {"No": 30.0, "Refused": 1.0, "Yes, was a reason": 69.0},
-                                         "Republican": {"No": 50.0, "Yes, was a reason": 50.0}})
-    q2 = oqa_record("Second?", {"Democrat": {"A lot": 2.0, "Not at all": 2.0},
-                                "Republican": {"A lot": 1.0, "Not at all": 3.0}})
-    sex = {"Q1_W1": oqa_record("Was it a reason?", {"Female": {"No": 1.0, "Yes, was a reason": 3.0}, "Male": {}}),
-           "Q2_W1": oqa_record("Second?", {"Female": {"A lot": 1.0}, "Male": {"Not at all": 2.0}})}
-    pool_q3 = oqa_record("Pool only?", {"Democrat": {"Maybe": 1.0, "No": 3.0}, "Republican": {"No": 1.0},
-                                        "Female": {"No": 2.0}, "Male": {"Maybe": 2.0}})
+    q1 = oqa_record(
+        "Was it a reason?",
+        {
+            "Democrat": {"No": 30.0, "Refused": 1.0, "Yes, was a reason": 69.0},
+            "Republican": {"No": 50.0, "Yes, was a reason": 50.0},
+        },
+    )
+    q2 = oqa_record(
+        "Second?", {"Democrat": {"A lot": 2.0, "Not at all": 2.0}, "Republican": {"A lot": 1.0, "Not at all": 3.0}}
+    )
+    sex = {
+        "Q1_W1": oqa_record("Was it a reason?", {"Female": {"No": 1.0, "Yes, was a reason": 3.0}, "Male": {}}),
+        "Q2_W1": oqa_record("Second?", {"Female": {"A lot": 1.0}, "Male": {"Not at all": 2.0}}),
+    }
+    pool_q3 = oqa_record(
+        "Pool only?",
+        {
+            "Democrat": {"Maybe": 1.0, "No": 3.0},
+            "Republican": {"No": 1.0},
+            "Female": {"No": 2.0},
+            "Male": {"Maybe": 2.0},
+        },
+    )
     for group, data in (("POLPARTY", {"Q2_W1": q2, "Q1_W1": q1}), ("SEX", sex), ("RACE", {})):
         write(tmp_path, f"{OQA}/{OQA_WAVE}/{group}_data.json", data)
         pool = {**data, "Q3_W1": pool_q3 if group != "RACE" else {}}
         write(tmp_path, f"{OQA}/{OQA_POOL}/{group}_data.json", pool)
-    write(tmp_path, f"{OQA}/{OQA_WAVE}/question_similarity_top10.json",
-          {"Q1_W1": ["Q3_W1", "Q2_W1"], "Q2_W1": ["Q1_W1", "Q2_W1", "Q3_W1"]})
+    write(
+        tmp_path,
+        f"{OQA}/{OQA_WAVE}/question_similarity_top10.json",
+        {"Q1_W1": ["Q3_W1", "Q2_W1"], "Q2_W1": ["Q1_W1", "Q2_W1", "Q3_W1"]},
+    )
     return tmp_path
 
 
@@ -110,23 +128,36 @@ LIKERT = ["1: Very unlikely", "2: Somewhat unlikely", "3: Somewhat likely", "4: 
 
 @pytest.fixture
 def nyt_root(tmp_path: Path) -> Path:
-    book = {"MC_options": LIKERT, "genre": "Fiction", "summary": "A novel.",
-            "Democrat": {LIKERT[3]: 2, LIKERT[0]: 6}, "Republican": dict.fromkeys(LIKERT, 5),
-            "Male": dict.fromkeys(LIKERT, 1), "Female": {LIKERT[1]: 4}}
+    book = {
+        "MC_options": LIKERT,
+        "genre": "Fiction",
+        "summary": "A novel.",
+        "Democrat": {LIKERT[3]: 2, LIKERT[0]: 6},
+        "Republican": dict.fromkeys(LIKERT, 5),
+        "Male": dict.fromkeys(LIKERT, 1),
+        "Female": {LIKERT[1]: 4},
+    }
     other = {**book, "summary": "Another one."}
     data = {"Book One By A": book, "Book Two By B": other}
     for group in ("NONE", "POLPARTY", "SEX"):
         write(tmp_path, f"nytimes/{group}_data.json", data)
-    write(tmp_path, "nytimes/question_similarity_top10.json", {"Book One By A": ["Book Two By B"],
-                                                               "Book Two By B": ["Book One By A"]})
+    write(
+        tmp_path,
+        "nytimes/question_similarity_top10.json",
+        {"Book One By A": ["Book Two By B"], "Book Two By B": ["Book One By A"]},
+    )
     return tmp_path
 
 
 def test_nyt_fixed_likert_order_with_zero_counts(nyt_root: Path) -> None:
     ds = load_dataset("nytimes", nyt_root)
     assert ds.question_ids() == ["Book One By A", "Book Two By B"]
-    assert ds.demographics() == [("POLPARTY", "Democrat"), ("POLPARTY", "Republican"), ("SEX", "Male"),
-                                 ("SEX", "Female")]
+    assert ds.demographics() == [
+        ("POLPARTY", "Democrat"),
+        ("POLPARTY", "Republican"),
+        ("SEX", "Male"),
+        ("SEX", "Female"),
+    ]
     dem = ds.item("Book One By A", "POLPARTY", "Democrat")
     assert dem.options == tuple(LIKERT)
     assert dem.truth is not None and dem.truth.probs == (0.75, 0.0, 0.0, 0.25)  # dict order does not matter
@@ -149,9 +180,16 @@ GV_Q = "Is China's growing military power good or bad for our country?"
 
 @pytest.fixture
 def gv_root(tmp_path: Path) -> Path:
-    data = {GV_Q: {"Germany": [0.1, 0.8, 0.1], "Japan": [0.05, 0.9, 0.05], "Kenya": [0.6, 0.3, 0.1],
-                   "Chile": [0.3, 0.3, 0.4], "MC_options": "['Good thing', 'Bad thing', 'DK/Refused']",
-                   "countries": ["Japan", "Kenya", "Germany", "Chile"]}}
+    data = {
+        GV_Q: {
+            "Germany": [0.1, 0.8, 0.1],
+            "Japan": [0.05, 0.9, 0.05],
+            "Kenya": [0.6, 0.3, 0.1],
+            "Chile": [0.3, 0.3, 0.4],
+            "MC_options": "['Good thing', 'Bad thing', 'DK/Refused']",
+            "countries": ["Japan", "Kenya", "Germany", "Chile"],
+        }
+    }
     sims = {GV_Q: {c: {"Do you trust the UN?": [{"Yes": 0.7, "No": 0.3}]} for c in ("Japan", "Kenya", "Germany")}}
     write(tmp_path, "Global_Values/data/data.json", data)
     write(tmp_path, "Global_Values/data/question_similarity.json", sims)

@@ -18,8 +18,12 @@ from distalign.evaluation import evaluate
 from distalign.evaluation.leaderboards import Outputs, build
 
 ROOT = Path(os.environ.get("DISTALIGN_DATA_DIR", Path(__file__).resolve().parents[1]))
-pytestmark = [pytest.mark.data, pytest.mark.skipif(not (ROOT / "results/opinionqa").is_dir(),
-                                                   reason="fetched data not found; python -m distalign.data fetch")]
+pytestmark = [
+    pytest.mark.data,
+    pytest.mark.skipif(
+        not (ROOT / "results/opinionqa").is_dir(), reason="fetched data not found; python -m distalign.data fetch"
+    ),
+]
 
 TABLE1 = {  # docs/original.md §10.1: V, Seq, Log-p, TS-Log-p
     "gpt-3.5-turbo-0125": (0.2914, 0.3182, 0.4555, 0.2963),
@@ -30,8 +34,13 @@ TABLE1 = {  # docs/original.md §10.1: V, Seq, Log-p, TS-Log-p
 }
 METHODS = ("V", "Seq", "Log-p", "TS-Log-p")
 SIMULATED = {"ground_truth": 0.1147, "uniform": 0.3634, "LB1": 0.7115, "LB2": 0.8434}
-K2S = {"gpt-3.5-turbo-0125": 0.0917, "gpt-4": 0.2135, "anthropic_haiku": 0.2149, "anthropic_opus": 0.4363,
-       "llama3-70b": 0.3465}
+K2S = {
+    "gpt-3.5-turbo-0125": 0.0917,
+    "gpt-4": 0.2135,
+    "anthropic_haiku": 0.2149,
+    "anthropic_opus": 0.4363,
+    "llama3-70b": 0.3465,
+}
 
 
 @pytest.fixture(scope="module")

@@ -42,8 +42,10 @@ def one(rows: list[TVRow], **kw: str) -> TVRow:
 
 def test_paper_tv_uses_stored_vectors(tree: tuple[Path, Path]) -> None:
     data, res = tree
-    recs = {"q1": record(D1, expected=oqa_truth("POLPARTY", "Democrat", "q1")),
-            "q2": record({"A": 1.0, "B": 0.0}, expected=oqa_truth("POLPARTY", "Democrat", "q2"))}
+    recs = {
+        "q1": record(D1, expected=oqa_truth("POLPARTY", "Democrat", "q1")),
+        "q2": record({"A": 1.0, "B": 0.0}, expected=oqa_truth("POLPARTY", "Democrat", "q2")),
+    }
     result_file(res, "opinionqa", "sequence", "gpt-4", "task1", "POLPARTY", "Democrat", recs)
     ev = evaluate(res, data, "paper", human=False)
     row = one(ev.rows, model="gpt-4")
@@ -75,8 +77,10 @@ def test_fixed_reparses_verbalized_and_scores_failures_as_uniform(tree: tuple[Pa
     data, res = tree
     truth = oqa_truth("POLPARTY", "Democrat", "q1")
     zeros = {"A": 0.0, "B": 0.0, "C": 0.0}
-    recs = {"q1": record(zeros, "Sure: {'A': 0.25, 'B': 0.25, 'C': 0.5}", truth),
-            "q2": record({"A": 0.0, "B": 0.0}, "I cannot answer.", oqa_truth("POLPARTY", "Democrat", "q2"))}
+    recs = {
+        "q1": record(zeros, "Sure: {'A': 0.25, 'B': 0.25, 'C': 0.5}", truth),
+        "q2": record({"A": 0.0, "B": 0.0}, "I cannot answer.", oqa_truth("POLPARTY", "Democrat", "q2")),
+    }
     result_file(res, "opinionqa", "express_distribution", "opus", "task1", "POLPARTY", "Democrat", recs)
     paper = one(evaluate(res, data, "paper", human=False).rows, model="opus")
     assert paper.tvs == pytest.approx((0.5, 0.5))  # all-zero vectors: ½·Σp*
@@ -90,8 +94,14 @@ def test_fixed_reparses_verbalized_and_scores_failures_as_uniform(tree: tuple[Pa
 
 def test_own_records_parse_failure(tree: tuple[Path, Path]) -> None:
     data, res = tree
-    rec = record(None, "garbage", oqa_truth("POLPARTY", "Democrat", "q1"), parse_ok=False, parse_error="no {...}",
-                 options=["No", "Refused", "Yes"])
+    rec = record(
+        None,
+        "garbage",
+        oqa_truth("POLPARTY", "Democrat", "q1"),
+        parse_ok=False,
+        parse_error="no {...}",
+        options=["No", "Refused", "Yes"],
+    )
     result_file(res, "opinionqa", "express_distribution", "local__m", "task1", "POLPARTY", "Democrat", {"q1": rec})
     fixed = one(evaluate(res, data, "fixed", human=False).rows, model="local__m")
     assert fixed.tvs == pytest.approx((1 / 6,))  # uniform ⅓ vs [.25, .25, .5]
@@ -103,8 +113,12 @@ def test_own_records_parse_failure(tree: tuple[Path, Path]) -> None:
 def test_nyt_rows_duplicated_only_in_paper_mode(tree: tuple[Path, Path]) -> None:
     data, res = tree
     for group, dem in [("POLPARTY", "Democrat"), ("POLPARTY", "Republican"), ("SEX", "Male"), ("SEX", "Female")]:
-        recs = {f"Book {i}": record({"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25},
-                                    expected={"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}) for i in (1, 2)}
+        recs = {
+            f"Book {i}": record(
+                {"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}, expected={"A": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}
+            )
+            for i in (1, 2)
+        }
         result_file(res, "nytimes", "sequence", "gpt-4", "task1", group, dem, recs)
     paper = rows_of(evaluate(res, data, "paper", human=False).rows, model="gpt-4")
     fixed = rows_of(evaluate(res, data, "fixed", human=False).rows, model="gpt-4")
@@ -116,8 +130,10 @@ def test_nyt_rows_duplicated_only_in_paper_mode(tree: tuple[Path, Path]) -> None
 
 def test_globalvalues_row(tree: tuple[Path, Path]) -> None:
     data, res = tree
-    recs = {"Is X good?": record({"A": 1.0, "B": 0.0}, "AAAA", {"A": 0.5, "B": 0.5}),
-            "Is Y good?": record({"A": 0.0, "B": 0.5, "C": 0.5}, "BBCC", {"A": 1.0, "B": 0.0, "C": 0.0})}
+    recs = {
+        "Is X good?": record({"A": 1.0, "B": 0.0}, "AAAA", {"A": 0.5, "B": 0.5}),
+        "Is Y good?": record({"A": 0.0, "B": 0.5, "C": 0.5}, "BBCC", {"A": 1.0, "B": 0.0, "C": 0.0}),
+    }
     result_file(res, "globalvalues", "sequence", "gpt-4", "task1", "globalvalues", "0", recs)
     for mode in ("paper", "fixed"):
         row = one(evaluate(res, data, mode, human=False).rows, model="gpt-4")
@@ -128,10 +144,26 @@ def test_malformed_files_are_counted_not_crashing(tree: tuple[Path, Path]) -> No
     data, res = tree
     truth = oqa_truth("POLPARTY", "Democrat", "q1")
     result_file(res, "opinionqa", "sequence", "m", "task1", "POLPARTY", "Democrat", '{"q1": {"avg_actual_res')
-    result_file(res, "opinionqa", "model_logprobs", "m", "task1", "POLPARTY", "Republican",
-                {"q1": record({"A": "x", "B": 1.0, "C": 0.0}, "", truth)})
-    result_file(res, "opinionqa", "model_logprobs", "m", "task1", "SEX", "Female",
-                {"q1": record({"A": 0.5, "B": 0.5}, "", truth)})
+    result_file(
+        res,
+        "opinionqa",
+        "model_logprobs",
+        "m",
+        "task1",
+        "POLPARTY",
+        "Republican",
+        {"q1": record({"A": "x", "B": 1.0, "C": 0.0}, "", truth)},
+    )
+    result_file(
+        res,
+        "opinionqa",
+        "model_logprobs",
+        "m",
+        "task1",
+        "SEX",
+        "Female",
+        {"q1": record({"A": 0.5, "B": 0.5}, "", truth)},
+    )
     result_file(res, "opinionqa", "sequence", "m", "task1", "RACE", "Asian", {"q1": record(D1, "", truth)})
     for mode in ("paper", "fixed"):
         ev = evaluate(res, data, mode, human=False)
@@ -188,10 +220,12 @@ def nyt_tree(res: Path) -> None:
 JSD_ONE_HOT_UNIFORM4 = math.sqrt(2 - 0.625 * math.log2(5))
 
 
-@pytest.mark.parametrize("metric,democrat,republican", [("tv", 0.75, 1.0), ("jsd", JSD_ONE_HOT_UNIFORM4, 1.0),
-                                                      ("wasserstein", 0.5, 1.0)])
-def test_fixed_mode_scores_cells_by_the_metric(tree: tuple[Path, Path], metric: str, democrat: float,
-                                               republican: float) -> None:
+@pytest.mark.parametrize(
+    "metric,democrat,republican", [("tv", 0.75, 1.0), ("jsd", JSD_ONE_HOT_UNIFORM4, 1.0), ("wasserstein", 0.5, 1.0)]
+)
+def test_fixed_mode_scores_cells_by_the_metric(
+    tree: tuple[Path, Path], metric: str, democrat: float, republican: float
+) -> None:
     data, res = tree
     nyt_tree(res)
     rows = evaluate(res, data, "fixed", human=False, metric=metric).rows
@@ -201,15 +235,18 @@ def test_fixed_mode_scores_cells_by_the_metric(tree: tuple[Path, Path], metric: 
     assert floor.tvs == (0.0, 0.0)  # a certain answer is reproduced exactly under every metric
 
 
-def test_paper_mode_and_unknown_metric_are_rejected(tree: tuple[Path, Path],
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_paper_mode_and_unknown_metric_are_rejected(
+    tree: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     data, res = tree
     with pytest.raises(ValueError, match="paper mode scores by tv only"):
         evaluate(res, data, "paper", metric="jsd")
     with pytest.raises(ValueError, match="unknown metric 'kl'; valid: tv, jsd, wasserstein"):
         evaluate(res, data, "fixed", metric="kl")
-    for args, message in ((["--mode", "paper", "--metric", "wasserstein"], "--mode paper scores by tv only"),
-                          (["--metric", "kl"], "choose from 'tv', 'jsd', 'wasserstein'")):
+    for args, message in (
+        (["--mode", "paper", "--metric", "wasserstein"], "--mode paper scores by tv only"),
+        (["--metric", "kl"], "choose from 'tv', 'jsd', 'wasserstein'"),
+    ):
         with pytest.raises(SystemExit) as exit_:
             lm_steering_eval.main(["--results_dir", str(res), "--data_dir", str(data), *args])
         assert exit_.value.code == 2 and message in capsys.readouterr().err
@@ -217,15 +254,32 @@ def test_paper_mode_and_unknown_metric_are_rejected(tree: tuple[Path, Path],
 
 def run_cli(tree: tuple[Path, Path], out: Path, *args: str) -> dict[str, bytes]:
     data, res = tree
-    assert lm_steering_eval.main(["--results_dir", str(res), "--data_dir", str(data), "--output_dir", str(out),
-                                  "--n_bootstrap", "20", "--quiet", *args]) == 0
+    assert (
+        lm_steering_eval.main(
+            [
+                "--results_dir",
+                str(res),
+                "--data_dir",
+                str(data),
+                "--output_dir",
+                str(out),
+                "--n_bootstrap",
+                "20",
+                "--quiet",
+                *args,
+            ]
+        )
+        == 0
+    )
     return {p.name: p.read_bytes() for p in out.iterdir()}
 
 
 def test_cli_metric_outputs(tree: tuple[Path, Path], tmp_path: Path) -> None:
     nyt_tree(tree[1])
-    default, tv, jsd = (run_cli(tree, tmp_path / name, *args)
-                        for name, args in (("d", ()), ("tv", ("--metric", "tv")), ("jsd", ("--metric", "jsd"))))
+    default, tv, jsd = (
+        run_cli(tree, tmp_path / name, *args)
+        for name, args in (("d", ()), ("tv", ("--metric", "tv")), ("jsd", ("--metric", "jsd")))
+    )
     assert default == tv  # the default is TV, byte for byte, without a metric column or mention
     assert b",metric" not in default["eval_disagreement_bootstrapping.csv"]
     assert b"metric **" not in default["leaderboard.md"]

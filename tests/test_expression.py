@@ -15,8 +15,16 @@ from distalign.expression.base import MethodConfig
 from distalign.names import PAPER_GENERATED
 from distalign.types import Capabilities, Completion, Distribution, Message, SurveyItem
 
-ITEM = SurveyItem("opinionqa", "Q1", "Do you like rain?", ("No", "Refused ", "Yes"), "SEX", "Female", "Female",
-                  Distribution(("A", "B", "C"), (0.6, 0.1, 0.3)))
+ITEM = SurveyItem(
+    "opinionqa",
+    "Q1",
+    "Do you like rain?",
+    ("No", "Refused ", "Yes"),
+    "SEX",
+    "Female",
+    "Female",
+    Distribution(("A", "B", "C"), (0.6, 0.1, 0.3)),
+)
 MSGS = (Message("system", "s"), Message("user", "u"))
 CFG = MethodConfig(temperature=1.0, seed=5, n_samples=4, max_tokens=200, top_logprobs=20)
 API = Capabilities(logprobs=True, max_top_logprobs=5, seed=True)  # OpenAI-like with a small top-k
@@ -43,8 +51,9 @@ def test_registry_covers_generated_output_types() -> None:
 def test_unsupported_reasons() -> None:
     anthropic_like = Capabilities(logprobs=False)
     assert get_method("model_logprobs").unsupported(anthropic_like) == "the model returns no token log-probabilities"
-    assert "without alternative tokens" in str(get_method("model_logprobs").unsupported(
-        Capabilities(logprobs=True, max_top_logprobs=0)))
+    assert "without alternative tokens" in str(
+        get_method("model_logprobs").unsupported(Capabilities(logprobs=True, max_top_logprobs=0))
+    )
     assert get_method("model_logprobs").unsupported(API) is None
     assert get_method("model_logprobs").unsupported(LOCAL) is None
     assert "needs a local model" in str(get_method("option_likelihood").unsupported(API))

@@ -28,8 +28,13 @@ from tests.recipes import Recipe, recipes
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = ("opinions_qa", "nytimes", "Global_Values")
-HEADINGS = {"dataset": "A dataset", "steering": "A steering method", "method": "An expression method",
-            "backend": "A backend", "metric": "A metric"}
+HEADINGS = {
+    "dataset": "A dataset",
+    "steering": "A steering method",
+    "method": "An expression method",
+    "backend": "A backend",
+    "metric": "A metric",
+}
 needs_data = pytest.mark.skipif(not (REPO / "opinions_qa" / "data").is_dir(), reason="needs the fetched data")
 
 
@@ -74,8 +79,10 @@ def rows(path: Path, **match: str) -> list[dict[str, str]]:
 
 def figure_texts(root: Path, name: str) -> list[str]:
     """Every text (tick labels, titles, annotations) of a figure, rendered by the scratch copy."""
-    code = (f"import json; from distalign import figures; fig = figures.build({name!r}, 'results', '.'); "
-            "print(json.dumps([t.get_text() for t in fig.findobj(lambda a: hasattr(a, 'get_text'))]))")
+    code = (
+        f"import json; from distalign import figures; fig = figures.build({name!r}, 'results', '.'); "
+        "print(json.dumps([t.get_text() for t in fig.findobj(lambda a: hasattr(a, 'get_text'))]))"
+    )
     return json.loads(cli(root, "-c", code).strip().splitlines()[-1])
 
 
@@ -104,7 +111,10 @@ def test_dataset_recipe(tmp_path: Path, all_recipes: dict[str, Recipe]) -> None:
     results = root / "results"
     assert json.loads((results / "pets/model_logprobs/fake__oracle/task1/AREA/Rural.json").read_text())["DOGS"]
     assert {r["task"] for r in rows(results / "temperature_scaling_fixed.csv", dataset="pets")} == {
-        "task0", "task1", "task3_easy_hard"}
+        "task0",
+        "task1",
+        "task3_easy_hard",
+    }
     assert rows(results / "eval_disagreement_bootstrapping.csv", Dataset="pets", **{"Output Type": "sequence"})
     assert rows(results / "leaderboard_distrib_alignment_all.csv", Dataset="pets")
     assert "pets" in (results / "leaderboard.md").read_text()
@@ -130,8 +140,20 @@ def test_steering_recipe(tmp_path: Path, all_recipes: dict[str, Recipe]) -> None
 @needs_data
 def test_method_recipe(tmp_path: Path, all_recipes: dict[str, Recipe]) -> None:
     root = scratch(tmp_path, all_recipes["method"])
-    pipeline(root, "--dataset", "opinionqa", "--task", "1", "3", "--models", "fake/oracle", "--limit", "2",
-             "--output_type", "express_counts")
+    pipeline(
+        root,
+        "--dataset",
+        "opinionqa",
+        "--task",
+        "1",
+        "3",
+        "--models",
+        "fake/oracle",
+        "--limit",
+        "2",
+        "--output_type",
+        "express_counts",
+    )
     results = root / "results"
     files = sorted((results / "opinionqa/express_counts/fake__oracle").rglob("*.json"))
     records = [rec for f in files for rec in json.loads(f.read_text()).values()]
@@ -146,8 +168,19 @@ def test_method_recipe(tmp_path: Path, all_recipes: dict[str, Recipe]) -> None:
 def test_backend_recipe(tmp_path: Path, all_recipes: dict[str, Recipe]) -> None:
     root = scratch(tmp_path, all_recipes["backend"])
     token = "toy-" + os.urandom(12).hex()
-    out = pipeline(root, "--dataset", "opinionqa", "--task", "1", "--models", "toy/echo", "--limit", "2",
-                   env={"TOY_TOKEN": token}, figures=False)
+    out = pipeline(
+        root,
+        "--dataset",
+        "opinionqa",
+        "--task",
+        "1",
+        "--models",
+        "toy/echo",
+        "--limit",
+        "2",
+        env={"TOY_TOKEN": token},
+        figures=False,
+    )
     assert "toy/echo: requests: 24 sent" in out and "($0.00)" in out  # declared unpriced
     results = root / "results"
     marker = json.loads((results / "opinionqa/model_logprobs/toy__echo/_na.json").read_text())

@@ -20,8 +20,10 @@ PROMPT = (Message("user", "Question: ok?\nA. yes\nB. no\nC. maybe\nAnswer:"),)
 
 def request(output_type: str, **kw) -> Request:
     meta = (("output_type", output_type), ("truth", json.dumps(TRUTH)), ("letters", "ABC"))
-    fields = {"model_logprobs": dict(top_logprobs=20, max_tokens=1),
-              "option_likelihood": dict(continuations=("yes", "no", "maybe"))}.get(output_type, {})
+    fields = {
+        "model_logprobs": dict(top_logprobs=20, max_tokens=1),
+        "option_likelihood": dict(continuations=("yes", "no", "maybe")),
+    }.get(output_type, {})
     return Request(PROMPT, **{"meta": meta, **fields, **kw})
 
 
@@ -86,8 +88,9 @@ def test_uniform_finds_letters_in_the_prompt_without_meta():
     assert all(math.isclose(math.exp(lp), 1 / 3) for _, lp in c.top_logprobs)
 
 
-@pytest.mark.parametrize("ot", ["model_logprobs", "option_likelihood", "express_distribution", "sequence",
-                                "independent_samples"])
+@pytest.mark.parametrize(
+    "ot", ["model_logprobs", "option_likelihood", "express_distribution", "sequence", "independent_samples"]
+)
 def test_garbage_never_parses(ot):
     parsed = parse(ot, complete("fake/garbage", request(ot)))
     assert not parsed.parse_ok and parsed.dist is None
@@ -95,8 +98,9 @@ def test_garbage_never_parses(ot):
 
 def test_failure_injection_and_call_log(tmp_path):
     log = tmp_path / "calls.jsonl"
-    backend = get_backend("fake/oracle", BackendOptions(extra=(("fail_first", "2"), ("retry_after", "1.5"),
-                                                              ("call_log", str(log)))))
+    backend = get_backend(
+        "fake/oracle", BackendOptions(extra=(("fail_first", "2"), ("retry_after", "1.5"), ("call_log", str(log))))
+    )
     r = request("sequence")
 
     async def three():

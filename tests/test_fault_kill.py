@@ -109,8 +109,7 @@ def test_log_partial_line_is_cut_when_reopened(tmp_path: Path) -> None:
 def test_rerun_of_a_finished_run_sends_nothing(tmp_path: Path, reference) -> None:
     data, ref_bytes, _ = reference
     for _ in range(2):
-        done = subprocess.run(command(tmp_path, "run", data, latency_ms=0), capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(command(tmp_path, "run", data, latency_ms=0), capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
     assert len(calls(tmp_path / "run.calls")) == N_REQUESTS and "0 sent" in done.stdout
     assert results(tmp_path / "run") == ref_bytes

@@ -1,7 +1,7 @@
 """Faults under load: misbehaving servers, a broken cache, a read-only or full results folder.
 
 Every run goes through ``lm_steering.main`` (in process) and the real ``openai`` backend against the loopback
-``tests/fakeservers.FakeOpenAI``. A failed request must end the run normally, be recorded with its reason (request
+``tests/fakeserver_openai.FakeOpenAI``. A failed request must end the run normally, be recorded with its reason (request
 log line and summary counts), store nothing (no record, never zeros), and be completed by the next run against a
 healthy server, whose result files then equal an uninterrupted healthy run's. A broken cache or an unwritable
 results folder must stop the run with one clear line naming the file, leaving no temporary file and no truncated
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakeservers import FakeOpenAI
+from fakeserver_openai import FakeOpenAI
 from generate_standins import write_tiny_oqa
 
 from distalign.engine.cache import ResponseCache
@@ -53,15 +53,37 @@ def data(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def dummy_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-" "test-dummy-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy-0123456789abcdef")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 
-def cli(capsys: pytest.CaptureFixture[str], srv: FakeOpenAI, data: Path, results: Path, *extra: str,
-        limit: int = 2) -> tuple[int, str, str]:
-    argv = ["--no_progress", "--models", MODEL, "--base_url", srv.url + "/v1", "--dataset", "opinionqa", "--task", "1",
-            "--output_type", "model_logprobs", "--limit", str(limit), "--data_dir", str(data), "--results_dir",
-            str(results), "--concurrency", "1", "--timeout", "0.3", *extra]
+def cli(
+    capsys: pytest.CaptureFixture[str], srv: FakeOpenAI, data: Path, results: Path, *extra: str, limit: int = 2
+) -> tuple[int, str, str]:
+    argv = [
+        "--no_progress",
+        "--models",
+        MODEL,
+        "--base_url",
+        srv.url + "/v1",
+        "--dataset",
+        "opinionqa",
+        "--task",
+        "1",
+        "--output_type",
+        "model_logprobs",
+        "--limit",
+        str(limit),
+        "--data_dir",
+        str(data),
+        "--results_dir",
+        str(results),
+        "--concurrency",
+        "1",
+        "--timeout",
+        "0.3",
+        *extra,
+    ]
     code = lm_steering.main(argv)
     out = capsys.readouterr()
     return code, out.out, out.err
@@ -107,15 +129,19 @@ def healthy(capsys: pytest.CaptureFixture[str], server: FakeOpenAI, data: Path, 
 
 
 # --- misbehaving servers --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("fault", "reason"), [
-    ("hang", "request timed out"),  # the client timeout fires; transient, retried, then recorded as failed
-    ("close", "connection failed"),  # connection closed mid-request
-    ("malformed", "malformed response body"),
-    ("empty", "the server returned no choices"),
-    ("503", "HTTP 503"),
-])
-def test_a_failing_request_is_recorded_then_completed_by_the_next_run(capsys, server, data, tmp_path, healthy,
-                                                                      fault: str, reason: str) -> None:
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("hang", "request timed out"),  # the client timeout fires; transient, retried, then recorded as failed
+        ("close", "connection failed"),  # connection closed mid-request
+        ("malformed", "malformed response body"),
+        ("empty", "the server returned no choices"),
+        ("503", "HTTP 503"),
+    ],
+)
+def test_a_failing_request_is_recorded_then_completed_by_the_next_run(
+    capsys, server, data, tmp_path, healthy, fault: str, reason: str
+) -> None:
     results = tmp_path / "results"
     server.fail_next(fault, fault)  # both attempts of the first request (--max_retries 1)
     code, out, err = cli(capsys, server, data, results, "--max_retries", "1")
@@ -171,8 +197,9 @@ def test_corrupt_cache_is_a_clear_error_and_writes_nothing(capsys, server, data,
     intact(tmp_path)
 
 
-def test_locked_cache_is_a_clear_error_and_the_rerun_completes(capsys, server, data, tmp_path, healthy,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_locked_cache_is_a_clear_error_and_the_rerun_completes(
+    capsys, server, data, tmp_path, healthy, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "cache.sqlite"
     ResponseCache(path).close()
     monkeypatch.setattr(runner, "open_cache", lambda p: ResponseCache(p, busy_timeout_ms=100))

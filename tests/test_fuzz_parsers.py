@@ -91,23 +91,65 @@ def all_text_parsers(text: str, letters: str) -> None:
 
 # --- adversarial near-JSON --------------------------------------------------------------------------------------
 KEYS = st.sampled_from(["A", "B", "C", "a", "b", "Z", "AA", "__import__", "1", "", "A B", "é", "Ａ", "\u0391"])
-VALUES = st.sampled_from([
-    "0", "1", "0.5", "50%", "45 %", "1/3", "1/0", "0/0", "-5", "-0.2", "NaN", "nan", "Infinity", "-Infinity", "inf",
-    "1e999", "1e-320", "9" * 400, "9" * 308, "0." + "0" * 400 + "1", "\u0661\u0662", "\u096b\u0966%", "५०",
-    "__import__('os').system('true')", "(lambda: 1)()", "[1, 2]", "{}", "{'A': 1}", "True", "None", "'60%'",
-    '"60%"', "'", "1" * 5000, "100.", ".5", "1e5", "0x10",
-])
+VALUES = st.sampled_from(
+    [
+        "0",
+        "1",
+        "0.5",
+        "50%",
+        "45 %",
+        "1/3",
+        "1/0",
+        "0/0",
+        "-5",
+        "-0.2",
+        "NaN",
+        "nan",
+        "Infinity",
+        "-Infinity",
+        "inf",
+        "1e999",
+        "1e-320",
+        "9" * 400,
+        "9" * 308,
+        "0." + "0" * 400 + "1",
+        "\u0661\u0662",
+        "\u096b\u0966%",
+        "५०",
+        "__import__('os').system('true')",
+        "(lambda: 1)()",
+        "[1, 2]",
+        "{}",
+        "{'A': 1}",
+        "True",
+        "None",
+        "'60%'",
+        '"60%"',
+        "'",
+        "1" * 5000,
+        "100.",
+        ".5",
+        "1e5",
+        "0x10",
+    ]
+)
 
 
 @st.composite
 def near_json(draw: st.DrawFn) -> str:
-    pairs = draw(st.lists(st.tuples(KEYS, VALUES, st.sampled_from(["'", '"', ""]), st.sampled_from([":", "=", " :"])),
-                          max_size=8))
+    pairs = draw(
+        st.lists(
+            st.tuples(KEYS, VALUES, st.sampled_from(["'", '"', ""]), st.sampled_from([":", "=", " :"])), max_size=8
+        )
+    )
     body = ", ".join(f"{q}{k}{q}{sep} {v}" for k, v, q, sep in pairs)
     depth = draw(st.integers(0, 60))
     text = "{" * depth + "{" + body + "}" + "}" * draw(st.integers(0, depth))
-    return draw(st.sampled_from(["", "Sure! ", "```json\n", "Answer: "])) + text + draw(
-        st.sampled_from(["", ".", "\n```", " and {B: 2}", "}}}", "{{{"]))
+    return (
+        draw(st.sampled_from(["", "Sure! ", "```json\n", "Answer: "]))
+        + text
+        + draw(st.sampled_from(["", ".", "\n```", " and {B: 2}", "}}}", "{{{"]))
+    )
 
 
 @FUZZ
@@ -123,19 +165,27 @@ def test_adversarial_near_json(text: str, letters: str) -> None:
 
 
 @FUZZ
-@given(text=st.text(alphabet=st.sampled_from("ABCDabcd xyz,.:;\n{}'\"%0123456789/-Answer"), max_size=3000),
-       letters=st.sampled_from(LETTER_SETS))
+@given(
+    text=st.text(alphabet=st.sampled_from("ABCDabcd xyz,.:;\n{}'\"%0123456789/-Answer"), max_size=3000),
+    letters=st.sampled_from(LETTER_SETS),
+)
 def test_answer_like_text(text: str, letters: str) -> None:
     all_text_parsers(text, letters)
 
 
-FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 709.0, 710.0, 1e308,
-                                                                                   -1e308, 5e-324, -745.2]))
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([0.0, -0.0, 709.0, 710.0, 1e308, -1e308, 5e-324, -745.2]),
+)
 
 
 @FUZZ
-@given(top=st.lists(st.tuples(st.sampled_from(["A", " A", "B", "b", "(C", "D.", "Sure", "", " ", "AB", "Ａ"]), FLOATS),
-                    max_size=25), letters=st.sampled_from(LETTER_SETS))
+@given(
+    top=st.lists(
+        st.tuples(st.sampled_from(["A", " A", "B", "b", "(C", "D.", "Sure", "", " ", "AB", "Ａ"]), FLOATS), max_size=25
+    ),
+    letters=st.sampled_from(LETTER_SETS),
+)
 def test_logprobs_any_numbers(top: list[tuple[str, float]], letters: str) -> None:
     with no_eval():
         check(parse_logprobs(top, letters), letters)
@@ -185,8 +235,12 @@ def test_long_inputs_parse_in_linear_time(name: str) -> None:
 
 def test_repeated_keys_last_one_wins_and_hostile_values_fail_cleanly() -> None:
     assert parse_verbalized("{'A': 10%, 'A': 40%, 'B': 60%}", "AB").dist.probs == (0.4, 0.6)
-    for text in ("{'A': __import__('os').system('echo pwned'), 'B': 1}", "{'A': NaN, 'B': Infinity}",
-                 "{'A': -50%, 'B': -50%}", "{'A': \u0665\u0660%, 'B': \u0665\u0660%}"):
+    for text in (
+        "{'A': __import__('os').system('echo pwned'), 'B': 1}",
+        "{'A': NaN, 'B': Infinity}",
+        "{'A': -50%, 'B': -50%}",
+        "{'A': \u0665\u0660%, 'B': \u0665\u0660%}",
+    ):
         with no_eval():
             p = parse_verbalized(text, "AB")
         check(p, "AB")

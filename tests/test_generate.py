@@ -47,10 +47,17 @@ def data(tmp_path) -> Path:
 def test_evaluated_demographics(data):
     ds = load_dataset("opinionqa", data)
     assert evaluated(ds, None) == ALL_DEMS
-    assert evaluated(ds, ("SEX", "POLPARTY")) == [("SEX", "Male"), ("SEX", "Female"), ("POLPARTY", "Democrat"),
-                                                  ("POLPARTY", "Republican")]
-    assert evaluated(ds, ("POLPARTY",), all_dems=True) == [("POLPARTY", "Democrat"), ("POLPARTY", "Republican"),
-                                                          ("POLPARTY", "Independent")]
+    assert evaluated(ds, ("SEX", "POLPARTY")) == [
+        ("SEX", "Male"),
+        ("SEX", "Female"),
+        ("POLPARTY", "Democrat"),
+        ("POLPARTY", "Republican"),
+    ]
+    assert evaluated(ds, ("POLPARTY",), all_dems=True) == [
+        ("POLPARTY", "Democrat"),
+        ("POLPARTY", "Republican"),
+        ("POLPARTY", "Independent"),
+    ]
     assert evaluated(ds, ("Republican", "NONE")) == [("POLPARTY", "Republican")]
     assert evaluated(ds, ("NONE",)) == []
     with pytest.raises(ValueError, match="unknown demographic group 'AGE' for opinionqa; valid: POLPARTY, SEX, RACE"):
@@ -60,8 +67,13 @@ def test_evaluated_demographics(data):
 def test_globalvalues_groups_are_positions(tmp_path):
     root = tmp_path / "gv"
     (root / "Global_Values/data").mkdir(parents=True)
-    rec = {"MC_options": "['Yes', 'No']", "countries": ["France", "Chile", "Japan"], "France": [0.5, 0.5],
-           "Chile": [0.2, 0.8], "Japan": [0.9, 0.1]}
+    rec = {
+        "MC_options": "['Yes', 'No']",
+        "countries": ["France", "Chile", "Japan"],
+        "France": [0.5, 0.5],
+        "Chile": [0.2, 0.8],
+        "Japan": [0.9, 0.1],
+    }
     (root / "Global_Values/data/data.json").write_text(json.dumps({"Is it good?": rec}))
     ds = load_dataset("globalvalues", root)
     assert evaluated(ds, None) == [("globalvalues", "0"), ("globalvalues", "1"), ("globalvalues", "2")]
@@ -84,8 +96,12 @@ def test_task0_cell_and_expected_fields(tmp_path, data):
     recs = read_results(oqa_file(cfg, "model_logprobs", "task0", "NONE", "Democrat"))
     assert list(recs) == [f"Q{i}_W1" for i in range(6)]
     fields = [k for k in recs["Q0_W1"] if k.startswith("expected_results")]
-    assert fields == ["expected_results_SEX_Male", "expected_results_SEX_Female", "expected_results_POLPARTY_Democrat",
-                      "expected_results_POLPARTY_Republican"]
+    assert fields == [
+        "expected_results_SEX_Male",
+        "expected_results_SEX_Female",
+        "expected_results_POLPARTY_Democrat",
+        "expected_results_POLPARTY_Republican",
+    ]
     assert "expected_results_SEX_Male" not in recs["Q2_W1"]  # no Male respondents for Q2
     truth = ds.item("Q1_W1", "SEX", "Female").truth
     assert recs["Q1_W1"]["expected_results_SEX_Female"] == truth.as_dict()
@@ -135,8 +151,15 @@ def test_same_command_same_bytes_whatever_the_completion_order(tmp_path, data):
     outs = []
     for i, conc in enumerate((1, 7)):
         opts = BackendOptions(extra=(("jitter_ms", "5"),))
-        cfg = config(tmp_path / str(i), data, output_types=("sequence", "independent_samples"), n_samples=4,
-                     concurrency=conc, backend_options=opts, flush_every=3)
+        cfg = config(
+            tmp_path / str(i),
+            data,
+            output_types=("sequence", "independent_samples"),
+            n_samples=4,
+            concurrency=conc,
+            backend_options=opts,
+            flush_every=3,
+        )
         run(cfg, plugins())
         outs.append(result_bytes(cfg.results_dir))
     assert outs[0] == outs[1] and len(outs[0]) == 12
@@ -147,8 +170,11 @@ def test_unsupported_pairs_write_na_markers(tmp_path, data):
     cfg = config(tmp_path, data, output_types=("model_logprobs", "express_distribution"))
     (report,) = run(cfg, no_logprobs)
     marker = cfg.results_dir / "opinionqa/model_logprobs/fake__oracle/_na.json"
-    assert json.loads(marker.read_text()) == {"status": "n/a", "reason": "the backend returns no log-probabilities",
-                                              "model": "fake/oracle"}
+    assert json.loads(marker.read_text()) == {
+        "status": "n/a",
+        "reason": "the backend returns no log-probabilities",
+        "model": "fake/oracle",
+    }
     assert "n/a: opinionqa/model_logprobs: the backend returns no log-probabilities" in report.summary()
     assert not (cfg.results_dir / "opinionqa/model_logprobs/fake__oracle/task1").exists()
     run(cfg, plugins())
@@ -163,8 +189,9 @@ def test_failed_requests_leave_no_record_and_are_retried_next_run(tmp_path, data
     assert "35 questions failed (rerun to retry)\n  35 x BackendError: injected permanent failure" in report.summary()
     assert not list(scan(failing.results_dir))
     lines = list(read_log(failing.results_dir / "logs/fake__oracle.jsonl"))
-    assert len(lines) == 35 and all(not x["ok"] and x["error"] == "BackendError: injected permanent failure"
-                                    for x in lines)
+    assert len(lines) == 35 and all(
+        not x["ok"] and x["error"] == "BackendError: injected permanent failure" for x in lines
+    )
     (ok,) = run(replace(failing, backend_options=BackendOptions()), plugins())
     assert ok.records == 35 and ok.stats.sent == 35
 
@@ -183,8 +210,9 @@ def test_a_backend_that_cannot_start_does_not_stop_the_other_models(tmp_path, da
 
 def test_transient_failures_of_some_samples_reuse_the_others(tmp_path, data):
     opts = BackendOptions(extra=(("fail_rate", "0.2"), ("seed", "1")))
-    cfg = config(tmp_path, data, output_types=("independent_samples",), n_samples=5, max_retries=0,
-                 backend_options=opts)
+    cfg = config(
+        tmp_path, data, output_types=("independent_samples",), n_samples=5, max_retries=0, backend_options=opts
+    )
     (first,) = run(cfg, plugins())
     assert first.unit_failures > 0 and first.stats.failed > 0
     assert first.records + first.unit_failures == 35
@@ -198,8 +226,12 @@ def test_transient_failures_of_some_samples_reuse_the_others(tmp_path, data):
 
 def test_rerun_hits_the_cache_and_makes_no_backend_call(tmp_path, data):
     calls = tmp_path / "calls.jsonl"
-    cfg = config(tmp_path, data, output_types=("model_logprobs", "sequence"),
-                 backend_options=BackendOptions(extra=(("call_log", str(calls)),)))
+    cfg = config(
+        tmp_path,
+        data,
+        output_types=("model_logprobs", "sequence"),
+        backend_options=BackendOptions(extra=(("call_log", str(calls)),)),
+    )
     run(cfg, plugins())
     first = result_bytes(cfg.results_dir)
     n_calls = len(calls.read_text().splitlines())

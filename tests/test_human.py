@@ -16,8 +16,15 @@ BLOCKS = ("Q_NoSteering", "Q135", "Q136", "Q137")
 EMPTY = ["", "", "", ""]
 # Book 1 answers per block, in file order (Qualtrics IDs: book 1 -> "1", book 2 -> "103", never answered)
 ANSWERS = {
-    "Q_NoSteering": [[100, 0, 0, 0], [50, 50, "", ""], [0, 100, 0, 0], ["abc", 0, 0, 0], [0, 0, 100, 0],
-                     [0, 0, 0, 100], [100, 0, 0, 0]],
+    "Q_NoSteering": [
+        [100, 0, 0, 0],
+        [50, 50, "", ""],
+        [0, 100, 0, 0],
+        ["abc", 0, 0, 0],
+        [0, 0, 100, 0],
+        [0, 0, 0, 100],
+        [100, 0, 0, 0],
+    ],
     "Q135": [[100, 0, 0, 0]] * 7,
     "Q136": [[0, 0, 50, 0]] * 7,  # sums to 50: paper keeps it as is, fixed renormalises
     "Q137": [[25, 75, 0, 0]] * 7,
@@ -27,8 +34,11 @@ ANSWERS = {
 def write_export(path: Path) -> None:
     fields = [f"{qid}_{b}_{k}" for qid in (1, 103) for b in BLOCKS for k in range(1, 5)]
     header = ["Q84", "QDem_Gend", *fields]
-    rows = [header, ["Prolific ID", "Gender", *("estimate" for _ in fields)],
-            ['{"ImportId":"QID1"}', '{"ImportId":"QID2"}', *('{"ImportId":"x"}' for _ in fields)]]
+    rows = [
+        header,
+        ["Prolific ID", "Gender", *("estimate" for _ in fields)],
+        ['{"ImportId":"QID1"}', '{"ImportId":"QID2"}', *('{"ImportId":"x"}' for _ in fields)],
+    ]
     for i in range(7):
         values = [v for b in BLOCKS for v in ANSWERS[b][i]] + EMPTY * len(BLOCKS)
         rows.append([f"5f03{i}", "Female", *values])

@@ -78,6 +78,9 @@ def test_own_modules_are_imported_by_name() -> None:
     by_string = []
     for path in tracked("distalign"):
         if path.suffix == ".py" and path.name != "__init__.py":
-            by_string += [f"{path.relative_to(REPO)}" for line in path.read_text().splitlines()
-                          if re.search(r"import_module\([\"']distalign", line)]
+            by_string += [
+                f"{path.relative_to(REPO)}"
+                for line in path.read_text().splitlines()
+                if re.search(r"import_module\([\"']distalign", line)
+            ]
     assert by_string == []

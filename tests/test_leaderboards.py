@@ -28,15 +28,17 @@ def row(model: str, method: str, dataset: str, tvs: list[float], task: str = "ta
 
 @pytest.fixture
 def ev() -> Evaluation:
-    rows = [row("gpt-4", "express_distribution", "opinionqa", [0.3, 0.3], fail=1),
-            row("gpt-4", "express_distribution", "nytimes", [0.6], task="task3_easy_hard"),
-            row("gpt-4", "express_distribution", "globalvalues", [0.9]),
-            row("gpt-4", "express_distribution", "opinionqa", [0.0], task="task0"),  # not in the headline
-            *(row("gpt-4", "sequence", d, [0.4]) for d in ("opinionqa", "nytimes", "globalvalues")),
-            row("local__tiny", "independent_samples", "opinionqa", [0.2]),
-            *(row("simulated", "uniform", d, [0.5], "truth") for d in ("opinionqa", "nytimes", "globalvalues")),
-            row("human", "express_distribution", "opinionqa", [0.1]),
-            row("human", "express_distribution", "nytimes", [0.3])]
+    rows = [
+        row("gpt-4", "express_distribution", "opinionqa", [0.3, 0.3], fail=1),
+        row("gpt-4", "express_distribution", "nytimes", [0.6], task="task3_easy_hard"),
+        row("gpt-4", "express_distribution", "globalvalues", [0.9]),
+        row("gpt-4", "express_distribution", "opinionqa", [0.0], task="task0"),  # not in the headline
+        *(row("gpt-4", "sequence", d, [0.4]) for d in ("opinionqa", "nytimes", "globalvalues")),
+        row("local__tiny", "independent_samples", "opinionqa", [0.2]),
+        *(row("simulated", "uniform", d, [0.5], "truth") for d in ("opinionqa", "nytimes", "globalvalues")),
+        row("human", "express_distribution", "opinionqa", [0.1]),
+        row("human", "express_distribution", "nytimes", [0.3]),
+    ]
     tally = Tally()
     tally.add(SKIP, None, "file of a demographic that is not evaluated", 3)
     na = [("opinionqa", "model_logprobs", "anthropic_opus", "no log-probabilities")]
@@ -69,9 +71,15 @@ def test_k2s_all_and_markdown(ev: Evaluation) -> None:
     task0 = allb[(allb["Task Type"] == "task0")]
     assert task0["Alignment Mean"].tolist() == [0.0]
     md = out.markdown
-    for text in ("Mode: **fixed** · seed 0 · 50 bootstrap resamples",
-                 "n/a — anthropic_opus, Log-p: no log-probabilities", "local/tiny",
-                 "0.6000 ± 0.0000", "-0.333", "Samples", "file of a demographic that is not evaluated: 3"):
+    for text in (
+        "Mode: **fixed** · seed 0 · 50 bootstrap resamples",
+        "n/a — anthropic_opus, Log-p: no log-probabilities",
+        "local/tiny",
+        "0.6000 ± 0.0000",
+        "-0.333",
+        "Samples",
+        "file of a demographic that is not evaluated: 3",
+    ):
         assert text in md
 
 
@@ -91,26 +99,57 @@ def test_files_are_overwritten_with_json_lists(ev: Evaluation, tmp_path: Path) -
 def test_cli_same_seed_same_bytes_and_new_models_appear(tmp_path: Path) -> None:
     data, res = make_data(tmp_path / "data"), tmp_path / "results"
     for model in ("gpt-4", "openai__gpt-4o-2024-08-06"):
-        recs = {q: record({"A": 0.5, "B": 0.5, "C": 0.0} if q == "q1" else {"A": 1.0, "B": 0.0}, "",
-                          oqa_truth("POLPARTY", "Democrat", q)) for q in ("q1", "q2")}
+        recs = {
+            q: record(
+                {"A": 0.5, "B": 0.5, "C": 0.0} if q == "q1" else {"A": 1.0, "B": 0.0},
+                "",
+                oqa_truth("POLPARTY", "Democrat", q),
+            )
+            for q in ("q1", "q2")
+        }
         result_file(res, "opinionqa", "model_logprobs", model, "task1", "POLPARTY", "Democrat", recs)
     outs = []
     for name, seed in (("a", "0"), ("b", "0"), ("c", "1")):
-        args = ["--results_dir", str(res), "--data_dir", str(data), "--output_dir", str(tmp_path / name),
-                "--seed", seed, "--n_bootstrap", "30", "--quiet"]
+        args = [
+            "--results_dir",
+            str(res),
+            "--data_dir",
+            str(data),
+            "--output_dir",
+            str(tmp_path / name),
+            "--seed",
+            seed,
+            "--n_bootstrap",
+            "30",
+            "--quiet",
+        ]
         assert lm_steering_eval.main(args) == 0
         outs.append({p.name: p.read_bytes() for p in (tmp_path / name).iterdir()})
     assert outs[0] == outs[1]
-    model_lines = [[x for x in o["eval_disagreement_bootstrapping.csv"].splitlines() if b"simulated" not in x]
-                   for o in (outs[0], outs[2])]
+    model_lines = [
+        [x for x in o["eval_disagreement_bootstrapping.csv"].splitlines() if b"simulated" not in x]
+        for o in (outs[0], outs[2])
+    ]
     assert model_lines[0] == model_lines[1]  # only the simulated sampling floor and the bootstrap use the seed
     assert outs[0]["leaderboard_distrib_alignment.csv"] != outs[2]["leaderboard_distrib_alignment.csv"]
     assert b"openai/gpt-4o-2024-08-06" in outs[0]["leaderboard.md"]
 
 
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert lm_steering_eval.main(["--results_dir", str(tmp_path), "--data_dir", str(tmp_path), "--quiet",
-                                  "--output_dir", str(tmp_path / "o")]) == 2
+    assert (
+        lm_steering_eval.main(
+            [
+                "--results_dir",
+                str(tmp_path),
+                "--data_dir",
+                str(tmp_path),
+                "--quiet",
+                "--output_dir",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "no result files" in capsys.readouterr().err
 
 
@@ -121,8 +160,14 @@ def overlap(p: Sequence[float] | FloatArray, q: Sequence[float] | FloatArray) ->
 
 @pytest.fixture
 def with_overlap(monkeypatch: pytest.MonkeyPatch) -> Metric:
-    metric = Metric("overlap", "OVL", "Probability overlap", overlap,
-                    lambda p, q: np.minimum(p, q).sum(axis=-1), higher_is_better=True)
+    metric = Metric(
+        "overlap",
+        "OVL",
+        "Probability overlap",
+        overlap,
+        lambda p, q: np.minimum(p, q).sum(axis=-1),
+        higher_is_better=True,
+    )
     monkeypatch.setitem(METRICS, "overlap", metric)
     return metric
 

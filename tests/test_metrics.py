@@ -63,8 +63,11 @@ def test_normalized_and_one_hot() -> None:
     assert one_hot(2, 0) == [1.0, 0.0]
 
 
-dists = st.integers(1, 9).flatmap(lambda k: st.tuples(
-    st.lists(st.floats(0, 1), min_size=k, max_size=k), st.lists(st.floats(0, 1), min_size=k, max_size=k)))
+dists = st.integers(1, 9).flatmap(
+    lambda k: st.tuples(
+        st.lists(st.floats(0, 1), min_size=k, max_size=k), st.lists(st.floats(0, 1), min_size=k, max_size=k)
+    )
+)
 
 
 @given(dists)

@@ -50,8 +50,9 @@ def test_notebook_executes_headless(tmp_path, monkeypatch):
     monkeypatch.setenv("DISTALIGN_FIGURES_OUT", str(tmp_path / "figures"))
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=600,
-                            resources={"metadata": {"path": str(NOTEBOOK.parent)}})
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=600, resources={"metadata": {"path": str(NOTEBOOK.parent)}}
+    )
     client.execute()
     images = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
     expected = [n for n in FIGURES if evaluator or n not in NEEDS_EVAL]

@@ -23,25 +23,106 @@ from distalign.data.privacy import (
 )
 from distalign.files import DataError
 
-PII = ["IPAddress", "LocationLatitude", "LocationLongitude", "RecipientEmail", "RecipientFirstName",
-       "RecipientLastName", "ExternalReference", "ExternalDataReference", "Q84", "PROLIFIC_PID", "workerId",
-       "hitId", "assignmentId", "ResponseId", "QDem_Race_6_TEXT", "Q_DemRepub_6_TEXT", "Q143", "Comments",
-       "feedback_final", "Prolific ID"]
-KEPT = ["", "StartDate", "Status", "QDem_Gend", "QDem_Race", "Q_DemRepub", "QDem_Age", "1_Q138",
-        "1_Q_NoSteering_1", "Q133_1", "Q87", "Q136", "Q_RecaptchaScore", "Title and Author"]
+PII = [
+    "IPAddress",
+    "LocationLatitude",
+    "LocationLongitude",
+    "RecipientEmail",
+    "RecipientFirstName",
+    "RecipientLastName",
+    "ExternalReference",
+    "ExternalDataReference",
+    "Q84",
+    "PROLIFIC_PID",
+    "workerId",
+    "hitId",
+    "assignmentId",
+    "ResponseId",
+    "QDem_Race_6_TEXT",
+    "Q_DemRepub_6_TEXT",
+    "Q143",
+    "Comments",
+    "feedback_final",
+    "Prolific ID",
+]
+KEPT = [
+    "",
+    "StartDate",
+    "Status",
+    "QDem_Gend",
+    "QDem_Race",
+    "Q_DemRepub",
+    "QDem_Age",
+    "1_Q138",
+    "1_Q_NoSteering_1",
+    "Q133_1",
+    "Q87",
+    "Q136",
+    "Q_RecaptchaScore",
+    "Title and Author",
+]
 PID_A, PID_B = "6641edad07bdb5ab55169227", "665294bea976e31f9602bf76"
+
+
+# Two respondents, in the column order of pii_csv's header: identifying values filled in.
+ROWS = (
+    [
+        "Female",
+        "10.1.2.3",
+        "37.4",
+        "-122.1",
+        "x@y.org",
+        "Ann",
+        "Lee",
+        "ref1",
+        "ref2",
+        "3: Somewhat likely",
+        PID_A,
+        PID_A,
+        "w1",
+        "h1",
+        "a1",
+        "R_abc",
+        "mixed race",
+        "Independent",
+        "too vague",
+        "nice",
+        "fb",
+        PID_A,
+        'multi\nline, "quoted"',
+    ],
+    [
+        "Male",
+        "10.9.9.9",
+        "40.0",
+        "-70.0",
+        "z@y.org",
+        "Bob",
+        "Roe",
+        "ref3",
+        "ref4",
+        "1: Very unlikely",
+        PID_B,
+        PID_B,
+        "w2",
+        "h2",
+        "a2",
+        "R_def",
+        "",
+        "",
+        "",
+        "",
+        "",
+        PID_B,
+        "",
+    ],
+)
 
 
 def pii_csv(terminator: str = "\n", bom: str = "") -> bytes:
     header = ["QDem_Gend", *PII[:8], "1_Q138", *PII[8:], "Note"]
-    rows = [header,
-            ["Female", "10.1.2.3", "37.4", "-122.1", "x@y.org", "Ann", "Lee", "ref1", "ref2", "3: Somewhat likely",
-             PID_A, PID_A, "w1", "h1", "a1", "R_abc", "mixed race", "Independent", "too vague", "nice", "fb", PID_A,
-             'multi\nline, "quoted"'],
-            ["Male", "10.9.9.9", "40.0", "-70.0", "z@y.org", "Bob", "Roe", "ref3", "ref4", "1: Very unlikely",
-             PID_B, PID_B, "w2", "h2", "a2", "R_def", "", "", "", "", "", PID_B, ""]]
     out = io.StringIO(newline="")
-    csv.writer(out, lineterminator=terminator).writerows(rows)
+    csv.writer(out, lineterminator=terminator).writerows([header, *ROWS])
     return (bom + out.getvalue()).encode("utf-8")
 
 
@@ -68,7 +149,8 @@ def test_strip_csv_drops_pii_keeps_the_rest(terminator: str, bom: str) -> None:
     keep = [before[0].index(c) for c in after[0]]
     assert after == [[row[i] for i in keep] for row in before]  # same rows, same values
     assert out.startswith(bom.encode()) and out.decode("utf-8-sig").split("QDem_Gend,1_Q138,Note")[1].startswith(
-        terminator)
+        terminator
+    )
     for secret in (PID_A, PID_B, "10.1.2.3", "x@y.org", "R_abc", "mixed race", "too vague"):
         assert secret.encode() not in out
 
@@ -115,11 +197,20 @@ def test_read_annotation_csv_never_loads_pii_still_on_disk(tmp_path: Path) -> No
 def id_records() -> dict[str, dict[str, object]]:
     email = "5dc12689c0621a0910906454@email.prolific.com"
     return {
-        "Book One": {"MC_options": [1, 2, 3, 4], "genre": "Fiction", "summary": "S1",
-                     "Democrat": {PID_A: "1: Very unlikely", email: "2: Somewhat unlikely"},
-                     "Female": {PID_A: "1: Very unlikely"}},
-        "Book Two": {"MC_options": [1, 2, 3, 4], "genre": "Memoir", "summary": "S2",
-                     "Republican": {PID_B: "4: Very likely"}, "Male": {PID_B: "4: Very likely", email: "3"}},
+        "Book One": {
+            "MC_options": [1, 2, 3, 4],
+            "genre": "Fiction",
+            "summary": "S1",
+            "Democrat": {PID_A: "1: Very unlikely", email: "2: Somewhat unlikely"},
+            "Female": {PID_A: "1: Very unlikely"},
+        },
+        "Book Two": {
+            "MC_options": [1, 2, 3, 4],
+            "genre": "Memoir",
+            "summary": "S2",
+            "Republican": {PID_B: "4: Very likely"},
+            "Male": {PID_B: "4: Very likely", email: "3"},
+        },
     }
 
 
@@ -136,7 +227,8 @@ def test_id_json_is_pseudonymised_consistently() -> None:
     assert set(got["Book One"]["Democrat"]) == {a, email_p} and email_p in got["Book Two"]["Male"]
     for book in ("Book One", "Book Two"):
         assert {k: got[book][k] for k in ("MC_options", "genre", "summary")} == {
-            k: id_records()[book][k] for k in ("MC_options", "genre", "summary")}
+            k: id_records()[book][k] for k in ("MC_options", "genre", "summary")
+        }
     assert transform(ID_JSON, out) == out  # idempotent: pseudonyms are not hashed again
 
 
@@ -153,8 +245,10 @@ def test_read_annotation_json_pseudonymises_raw_ids_on_disk(tmp_path: Path) -> N
     assert PID_A not in json.dumps(got) and pseudonym(PID_A) in got["Book One"]["Democrat"]
 
 
-@given(st.lists(st.sampled_from(PII + KEPT), min_size=1, max_size=8, unique=True),
-       st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=6), min_size=8, max_size=8))
+@given(
+    st.lists(st.sampled_from(PII + KEPT), min_size=1, max_size=8, unique=True),
+    st.lists(st.text(alphabet=st.characters(codec="utf-8"), max_size=6), min_size=8, max_size=8),
+)
 def test_strip_csv_keeps_exactly_the_non_identifying_columns(header: list[str], values: list[str]) -> None:
     out = io.StringIO(newline="")
     csv.writer(out).writerows([header, values[: len(header)]])

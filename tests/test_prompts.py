@@ -40,8 +40,14 @@ PAPER_METHODS = ("model_logprobs", "sequence", "express_distribution")
 CASES = [(d, t, m) for d in ("opinionqa", "nytimes", "globalvalues") for t in TASKS for m in PAPER_METHODS]
 CASES += [("opinionqa", t, m) for t in TASKS for m in ("independent_samples", "option_likelihood")]
 CASES += [("opinionqa", "task3_easy", "sequence"), ("nytimes", "task3_easy", "express_distribution")]
-AUTHORS = next((p for p in (REPO / "inputs" / "authors", REPO.parent / "shared" / "benchmark-data" / "inputs")
-                if (p / "opinion_surveys").is_dir()), None)
+AUTHORS = next(
+    (
+        p
+        for p in (REPO / "inputs" / "authors", REPO.parent / "shared" / "benchmark-data" / "inputs")
+        if (p / "opinion_surveys").is_dir()
+    ),
+    None,
+)
 
 
 def render(messages: tuple[Message, ...]) -> str:
@@ -70,8 +76,9 @@ def test_prompt_shape(dataset: str, task: str, output_type: str) -> None:
     assert (system.role, user.role) == ("system", "user")
     assert user.content.endswith("\nAnswer:") and "??" not in user.content
     target = target_item(dataset, task)
-    assert user.content.count("\n---\n") == (0 if output_type == "option_likelihood" and task != "task3_easy_hard"
-                                             and task != "task3_easy" else 6)
+    assert user.content.count("\n---\n") == (
+        0 if output_type == "option_likelihood" and task != "task3_easy_hard" and task != "task3_easy" else 6
+    )
     if task != "task0":
         assert target.persona in user.content
     else:
@@ -80,8 +87,9 @@ def test_prompt_shape(dataset: str, task: str, output_type: str) -> None:
 
 def test_samples_prompt_equals_logprobs_prompt() -> None:
     for task in TASKS:
-        assert messages_for("opinionqa", task, "independent_samples") == messages_for("opinionqa", task,
-                                                                                       "model_logprobs")
+        assert messages_for("opinionqa", task, "independent_samples") == messages_for(
+            "opinionqa", task, "model_logprobs"
+        )
 
 
 def test_option_likelihood_has_no_template() -> None:
@@ -145,24 +153,30 @@ def test_authors_templates_load_through_prompts_dir(dataset: str, task: str, out
 def test_question_text_is_shown_once_without_added_question_mark() -> None:
     for text in ("Is it raining?", "Please say how you feel about rain.", "Views on rain"):
         it = target_item("opinionqa", "task1")
-        block = question_block(toys()["opinionqa"], type(it)(it.dataset, it.qid, text, it.options, it.group,
-                                                              it.demographic, it.persona))
+        block = question_block(
+            toys()["opinionqa"], type(it)(it.dataset, it.qid, text, it.options, it.group, it.demographic, it.persona)
+        )
         assert f"Question: {text}\n" in block and "??" not in block and ".?" not in block
 
 
 def test_question_blocks_per_dataset() -> None:
     ds = toys()
-    oqa = question_block(ds["opinionqa"], target_item("opinionqa", "task1"), "a member of the group \"Female\"")
-    assert oqa.splitlines()[:3] == ["Question: How often do you cook dinner at home?", "A. A few times a week",
-                                    "B. Every day"]
+    oqa = question_block(ds["opinionqa"], target_item("opinionqa", "task1"), 'a member of the group "Female"')
+    assert oqa.splitlines()[:3] == [
+        "Question: How often do you cook dinner at home?",
+        "A. A few times a week",
+        "B. Every day",
+    ]
     nyt = question_block(ds["nytimes"], target_item("nytimes", "task0"))
     assert nyt.splitlines()[3] == "Question: Based on the information above, how likely are you to read this book?"
     nyt1 = question_block(ds["nytimes"], target_item("nytimes", "task1"), 'a member of the group "Republican"')
     assert 'how likely is a member of the group "Republican" to read this book?' in nyt1
     gv = question_block(ds["globalvalues"], target_item("globalvalues", "task1"), "a person from Freedonia")
     gv = gv.splitlines()
-    assert gv[:2] == ["How would a person from Freedonia answer the following question?",
-                      "Question: Do you think your country's roads are in good or bad condition?"]
+    assert gv[:2] == [
+        "How would a person from Freedonia answer the following question?",
+        "Question: Do you think your country's roads are in good or bad condition?",
+    ]
     assert gv[2:] == ["A. Good condition", "B. Bad condition", "C. DK/Refused"]
 
 
@@ -190,10 +204,13 @@ def test_percentages_sum_to_100_and_context_line() -> None:
         assert sum(pct) == 100 and all(abs(x - 100 * q) < 1 for x, q in zip(pct, p, strict=True))
     with pytest.raises(ValueError):
         percentages([0.0, 0.0])
-    line = context_line(toys()["globalvalues"], target_item("globalvalues", "task1"), "people from Freedonia",
-                        order=[2, 0, 1])
-    assert line == ('Context: When this question was asked in a survey, 5% of people from Freedonia chose '
-                    '"DK/Refused", 25% chose "Good condition" and 70% chose "Bad condition".')
+    line = context_line(
+        toys()["globalvalues"], target_item("globalvalues", "task1"), "people from Freedonia", order=[2, 0, 1]
+    )
+    assert line == (
+        "Context: When this question was asked in a survey, 5% of people from Freedonia chose "
+        '"DK/Refused", 25% chose "Good condition" and 70% chose "Bad condition".'
+    )
 
 
 def test_example_answers_follow_the_distribution() -> None:

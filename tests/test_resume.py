@@ -26,11 +26,34 @@ CONCURRENCY = 2
 
 
 def command(tmp: Path, name: str, data: Path, latency_ms: int) -> list[str]:
-    return [sys.executable, str(REPO / "lm_steering.py"), "--no_progress", "--dataset", "opinionqa", "--task", "1",
-            "--models", "fake/oracle", "--output_type", "model_logprobs", "sequence", "--data_dir", str(data),
-            "--results_dir", str(tmp / name), "--cache_path", str(tmp / f"{name}.sqlite"), "--seed", "3",
-            "--concurrency", str(CONCURRENCY), "--backend_arg", f"latency_ms={latency_ms}",
-            "--backend_arg", f"call_log={tmp / name}.calls"]
+    return [
+        sys.executable,
+        str(REPO / "lm_steering.py"),
+        "--no_progress",
+        "--dataset",
+        "opinionqa",
+        "--task",
+        "1",
+        "--models",
+        "fake/oracle",
+        "--output_type",
+        "model_logprobs",
+        "sequence",
+        "--data_dir",
+        str(data),
+        "--results_dir",
+        str(tmp / name),
+        "--cache_path",
+        str(tmp / f"{name}.sqlite"),
+        "--seed",
+        "3",
+        "--concurrency",
+        str(CONCURRENCY),
+        "--backend_arg",
+        f"latency_ms={latency_ms}",
+        "--backend_arg",
+        f"call_log={tmp / name}.calls",
+    ]
 
 
 def calls(path: Path) -> list[str]:
@@ -42,8 +65,9 @@ def results(root: Path) -> dict[str, bytes]:
 
 
 def interrupted_run(tmp: Path, data: Path, sig: int, after_calls: int) -> subprocess.Popen:
-    proc = subprocess.Popen(command(tmp, "run", data, latency_ms=40), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        command(tmp, "run", data, latency_ms=40), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     log = tmp / "run.calls"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
@@ -79,7 +103,7 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path, reference):
 
     again = subprocess.run(command(tmp_path, "run", data, latency_ms=0), capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    second = calls(tmp_path / "run.calls")[len(first):]
+    second = calls(tmp_path / "run.calls")[len(first) :]
     assert not set(second) & cached  # completed keys are not requested again
     assert len(second) == len(set(second))  # nothing asked twice
     assert cached | set(second) == ref_calls  # nothing lost

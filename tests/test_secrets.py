@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakeserver_anthropic import FakeAnthropic
-from fakeservers import FakeOpenAI, FakeServer, _Handler
+from fakeserver_openai import FakeOpenAI
+from fakeservers import FakeServer, _Handler
 from generate_standins import write_tiny_oqa
 
 from distalign.engine import batch
@@ -74,8 +75,9 @@ PROVIDERS = {
 
 
 @pytest.fixture(params=list(PROVIDERS))
-def setup(request: pytest.FixtureRequest,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Provider, str, FakeServer]]:
+def setup(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Provider, str, FakeServer]]:
     p = PROVIDERS[request.param]
     key = random_key(p.prefix, seed=len(request.param))
     for var in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
@@ -94,13 +96,37 @@ class FastPoll:
     timeout_s: float | None = 30.0
 
 
-def cli(capfd: pytest.CaptureFixture[str], p: Provider, srv: FakeServer, data: Path, results: Path, cache: Path,
-        *extra: str) -> str:
+def cli(
+    capfd: pytest.CaptureFixture[str], p: Provider, srv: FakeServer, data: Path, results: Path, cache: Path, *extra: str
+) -> str:
     url = ["--base_url", srv.url + p.url_suffix] if p.url_suffix else ["--backend_arg", f"base_url={srv.url}"]
     output = "model_logprobs" if p.model.startswith("openai") else "express_distribution"
-    code = lm_steering.main(["--models", p.model, *url, "--dataset", "opinionqa", "--task", "1", "--output_type",
-                             output, "--limit", "2", "--data_dir", str(data), "--results_dir", str(results),
-                             "--cache_path", str(cache), "--concurrency", "1", "--max_retries", "1", *extra])
+    code = lm_steering.main(
+        [
+            "--models",
+            p.model,
+            *url,
+            "--dataset",
+            "opinionqa",
+            "--task",
+            "1",
+            "--output_type",
+            output,
+            "--limit",
+            "2",
+            "--data_dir",
+            str(data),
+            "--results_dir",
+            str(results),
+            "--cache_path",
+            str(cache),
+            "--concurrency",
+            "1",
+            "--max_retries",
+            "1",
+            *extra,
+        ]
+    )
     out = capfd.readouterr()
     assert code in (0, 1, 2), out.err
     return out.out + out.err
@@ -138,11 +164,25 @@ def test_api_keys_never_written_or_printed(capfd, tmp_path: Path, setup) -> None
 # --- participant privacy on the fetched data ------------------------------------------------------------------------
 ROOT = Path(os.environ.get("DISTALIGN_DATA_DIR", REPO))
 PROLIFIC = re.compile(rb"\b[0-9a-f]{24}\b")
-DROPPED = ["IPAddress", "LocationLatitude", "LocationLongitude", "RecipientEmail", "RecipientFirstName",
-           "RecipientLastName", "ExternalReference", "ExternalDataReference", "PROLIFIC_PID", "workerId",
-           "ResponseId", "Q84", "Q143", "Prolific ID"]
-needs_data = pytest.mark.skipif(not (ROOT / "results/human_annotations").is_dir(),
-                                reason="needs the fetched data (python -m distalign.data fetch)")
+DROPPED = [
+    "IPAddress",
+    "LocationLatitude",
+    "LocationLongitude",
+    "RecipientEmail",
+    "RecipientFirstName",
+    "RecipientLastName",
+    "ExternalReference",
+    "ExternalDataReference",
+    "PROLIFIC_PID",
+    "workerId",
+    "ResponseId",
+    "Q84",
+    "Q143",
+    "Prolific ID",
+]
+needs_data = pytest.mark.skipif(
+    not (ROOT / "results/human_annotations").is_dir(), reason="needs the fetched data (python -m distalign.data fetch)"
+)
 
 
 def no_ids(text: str | bytes, where: str) -> None:
@@ -203,7 +243,9 @@ def test_annotation_loaders_load_no_identifying_column() -> None:
 def test_figure_loaders_output_no_ids() -> None:
     from distalign.figures import data as fig
 
-    for name, df in (("stereotype_table", fig.stereotype_table(ROOT / "results", ROOT)),
-                     ("book_gaps", fig.book_gaps(ROOT, n_boot=50))):
+    for name, df in (
+        ("stereotype_table", fig.stereotype_table(ROOT / "results", ROOT)),
+        ("book_gaps", fig.book_gaps(ROOT, n_boot=50)),
+    ):
         assert len(df)
         no_ids(df.to_csv(index=False), name)

@@ -49,15 +49,15 @@ def n4(name: str, probs: tuple[float, ...]) -> SurveyItem:
 
 TARGET = n4("T", (0.5, 0.5, 0.0, 0.0))
 CANDIDATES = [
-    n4("N1", (0.5, 0.5, 0.0, 0.0)),        # same count, TV 0
-    n4("N2", (0.2, 0.3, 0.5)),             # 3 options: different
-    n4("N3", (0.0, 0.0, 0.5, 0.5)),        # TV 1.0
-    n4("N4", (0.4, 0.6, 0.0, 0.0)),        # TV 0.1
-    n4("N5", (0.2, 0.2, 0.2, 0.2, 0.2)),   # 5 options: different
-    n4("N6", (0.0, 0.5, 0.5, 0.0)),        # TV 0.5
-    n4("N7", (0.25, 0.25, 0.25, 0.25)),    # TV 0.5 (tie with N6, less text-similar)
-    n4("N8", (0.5, 0.3, 0.2, 0.0)),        # TV 0.2
-    n4("N10", (1.0, 0.0, 0.0, 0.0)),       # TV 0.5
+    n4("N1", (0.5, 0.5, 0.0, 0.0)),  # same count, TV 0
+    n4("N2", (0.2, 0.3, 0.5)),  # 3 options: different
+    n4("N3", (0.0, 0.0, 0.5, 0.5)),  # TV 1.0
+    n4("N4", (0.4, 0.6, 0.0, 0.0)),  # TV 0.1
+    n4("N5", (0.2, 0.2, 0.2, 0.2, 0.2)),  # 5 options: different
+    n4("N6", (0.0, 0.5, 0.5, 0.0)),  # TV 0.5
+    n4("N7", (0.25, 0.25, 0.25, 0.25)),  # TV 0.5 (tie with N6, less text-similar)
+    n4("N8", (0.5, 0.3, 0.2, 0.0)),  # TV 0.2
+    n4("N10", (1.0, 0.0, 0.0, 0.0)),  # TV 0.5
 ]
 
 
@@ -81,8 +81,14 @@ def test_easy_hard_with_more_than_five_different_takes_least_text_similar() -> N
 
 
 def test_easy_fills_with_other_counts_when_too_few_same() -> None:
-    cands = [n4("S1", (0.5, 0.4, 0.1, 0.0)), n4("D1", (0.3, 0.7)), n4("D2", (0.3, 0.7)), n4("D3", (0.3, 0.7)),
-             n4("S2", (0.5, 0.5, 0.0, 0.0)), n4("D4", (0.3, 0.7))]
+    cands = [
+        n4("S1", (0.5, 0.4, 0.1, 0.0)),
+        n4("D1", (0.3, 0.7)),
+        n4("D2", (0.3, 0.7)),
+        n4("D3", (0.3, 0.7)),
+        n4("S2", (0.5, 0.5, 0.0, 0.0)),
+        n4("D4", (0.3, 0.7)),
+    ]
     assert names(select_easy(TARGET, cands, 5)) == ["S1", "D1", "D2", "D3", "S2"]
     assert names(select_easy_hard(TARGET, cands, 5)) == ["S1", "D1", "D2", "D3", "D4"]
 
@@ -90,17 +96,32 @@ def test_easy_fills_with_other_counts_when_too_few_same() -> None:
 def test_few_shot_examples_on_toys_skip_neighbours_without_truth() -> None:
     ds, target = toys()["opinionqa"], target_item("opinionqa", "task1")
     # EMPTY_W99 has no respondents; exactly five neighbours differ from the target's 5 options.
-    assert names(few_shot_examples(ds, target, cfg())) == ["BAKE_W99", "TAKEOUT_W99", "GARDEN_W99", "RECIPE_W99",
-                                                          "SNACK_W99"]
-    assert names(few_shot_examples(ds, target, cfg("task3_easy"))) == ["BAKE_W99", "TAKEOUT_W99", "LUNCH_W99",
-                                                                      "GARDEN_W99", "RECIPE_W99"]
+    assert names(few_shot_examples(ds, target, cfg())) == [
+        "BAKE_W99",
+        "TAKEOUT_W99",
+        "GARDEN_W99",
+        "RECIPE_W99",
+        "SNACK_W99",
+    ]
+    assert names(few_shot_examples(ds, target, cfg("task3_easy"))) == [
+        "BAKE_W99",
+        "TAKEOUT_W99",
+        "LUNCH_W99",
+        "GARDEN_W99",
+        "RECIPE_W99",
+    ]
 
 
 def test_nyt_easy_hard_is_most_dissimilar_books() -> None:
     ds, target = toys()["nytimes"], target_item("nytimes", "task1")  # truth .15 .2 .4 .25
     # TVs: Salt .35, Small .15, Iron .15, Long Table .15, Cold .25, Field .05 -> drop Field, keep text order.
-    expected = ["Salt Roads By Tom Reyes", "Small Hours By Mei Lin", "Iron Bridges By Sam Okafor",
-                "The Long Table By Ruth Vance", "Cold Signal By Ivan Berg"]
+    expected = [
+        "Salt Roads By Tom Reyes",
+        "Small Hours By Mei Lin",
+        "Iron Bridges By Sam Okafor",
+        "The Long Table By Ruth Vance",
+        "Cold Signal By Ivan Berg",
+    ]
     assert names(few_shot_examples(ds, target, cfg())) == expected
     easy = names(few_shot_examples(ds, target, cfg("task3_easy")))
     assert "Salt Roads By Tom Reyes" not in easy and len(easy) == 5
@@ -145,23 +166,44 @@ def test_answers_differ_between_cells_and_output_types() -> None:
     seq = user_prompt("opinionqa", "task3_easy_hard", "sequence")
     ds = toys()["opinionqa"]
     dem = build_messages(ds, ds.item("COOK_W99", "POLPARTY", "Democrat"), "sequence", cfg())[1].content
-    assert [ln for ln in seq.splitlines() if ln.startswith("Answer: ")] != \
-        [ln for ln in dem.splitlines() if ln.startswith("Answer: ")]
+    assert [ln for ln in seq.splitlines() if ln.startswith("Answer: ")] != [
+        ln for ln in dem.splitlines() if ln.startswith("Answer: ")
+    ]
 
 
 def test_prompt_is_independent_of_python_hash_seed() -> None:
-    code = ("import sys; sys.path.insert(0, 'tests'); from test_steering import user_prompt; "
-            "print(user_prompt('nytimes', 'task3_easy_hard', 'sequence'))")
-    outs = {subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    code = (
+        "import sys; sys.path.insert(0, 'tests'); from test_steering import user_prompt; "
+        "print(user_prompt('nytimes', 'task3_easy_hard', 'sequence'))"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2")
+    }
     assert len(outs) == 1 and outs.pop().strip() == user_prompt("nytimes", "task3_easy_hard", "sequence")
 
 
 # ---- ablations -------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("group", "dem", "fake"), [("POLPARTY", "Democrat", "Foo"), ("POLPARTY", "Independent", "Bar"),
-                                                    ("POLPARTY", "Republican", "Baz"), ("SEX", "Male", "Foo"),
-                                                    ("SEX", "Female", "Bar"), ("RACE", "Black", "Foo"),
-                                                    ("RACE", "White", "Bar"), ("globalvalues", "2", "Baz")])
+@pytest.mark.parametrize(
+    ("group", "dem", "fake"),
+    [
+        ("POLPARTY", "Democrat", "Foo"),
+        ("POLPARTY", "Independent", "Bar"),
+        ("POLPARTY", "Republican", "Baz"),
+        ("SEX", "Male", "Foo"),
+        ("SEX", "Female", "Bar"),
+        ("RACE", "Black", "Foo"),
+        ("RACE", "White", "Bar"),
+        ("globalvalues", "2", "Baz"),
+    ],
+)
 def test_fictitious_names(group: str, dem: str, fake: str) -> None:
     it = item("opinionqa", "Q", FOUR, (0.25,) * 4, group, dem)
     assert persona_name(it, cfg("task1", ficticious_group=True)) == fake
@@ -209,8 +251,9 @@ def test_steering_registry_and_config() -> None:
 
 
 # ---- the real data (skipped when absent) ---------------------------------------------------------------------
-DATA = next((p for p in (REPO, REPO.parent / "shared" / "benchmark-data") if (p / "opinions_qa" / "data").is_dir()),
-            None)
+DATA = next(
+    (p for p in (REPO, REPO.parent / "shared" / "benchmark-data") if (p / "opinions_qa" / "data").is_dir()), None
+)
 
 
 @pytest.mark.data
@@ -223,8 +266,13 @@ def test_real_data_prompts(dataset: str) -> None:
         target = ds.item(qid, group, dem)
         for task in ("task0", "task1", "task2", "task3_easy_hard", "task3_easy"):
             cell = ds.item(qid, "NONE", "NONE") if task == "task0" else target
-            for ot in ("model_logprobs", "sequence", "express_distribution", "independent_samples",
-                       "option_likelihood"):
+            for ot in (
+                "model_logprobs",
+                "sequence",
+                "express_distribution",
+                "independent_samples",
+                "option_likelihood",
+            ):
                 user = build_messages(ds, cell, ot, cfg(task))[1].content
                 assert user.endswith("\nAnswer:") and "??" not in user
             if task.startswith("task3"):

@@ -17,12 +17,21 @@ REPO = Path(__file__).resolve().parents[1]
 LIKERT = ("1: Very unlikely", "2: Somewhat unlikely", "3: Somewhat likely", "4: Very likely")
 
 
-def item(dataset: str, qid: str, options: tuple[str, ...], probs: tuple[float, ...] | None, group: str = "SEX",
-         dem: str = "Female", persona: str | None = None, text: str | None = None,
-         details: tuple[tuple[str, str], ...] = ()) -> SurveyItem:
+def item(
+    dataset: str,
+    qid: str,
+    options: tuple[str, ...],
+    probs: tuple[float, ...] | None,
+    group: str = "SEX",
+    dem: str = "Female",
+    persona: str | None = None,
+    text: str | None = None,
+    details: tuple[tuple[str, str], ...] = (),
+) -> SurveyItem:
     truth = Distribution(letters(len(probs)), probs) if probs is not None else None
-    return SurveyItem(dataset, qid, text or qid, options, group, dem, dem if persona is None else persona, truth,
-                      details)
+    return SurveyItem(
+        dataset, qid, text or qid, options, group, dem, dem if persona is None else persona, truth, details
+    )
 
 
 class ToySurvey(SurveyDataset):
@@ -71,11 +80,19 @@ def _oqa_neighbours(group: str, dem: str) -> list[SurveyItem]:
     return [
         nb("BAKE_W99", "Do you bake bread at home?", yes_no, (0.7, 0.01, 0.29)),
         nb("TAKEOUT_W99", "How often do you order takeout food?", often, (0.2, 0.3, 0.0, 0.5)),
-        nb("LUNCH_W99", "How often do you pack a lunch for work or school?", ("A few times a week", "Every day",
-           "Never", "Rarely", "Refused"), (0.3, 0.2, 0.2, 0.29, 0.01)),
+        nb(
+            "LUNCH_W99",
+            "How often do you pack a lunch for work or school?",
+            ("A few times a week", "Every day", "Never", "Rarely", "Refused"),
+            (0.3, 0.2, 0.2, 0.29, 0.01),
+        ),
         nb("GARDEN_W99", "Do you grow any of your own vegetables?", yes_no, (0.6, 0.0, 0.4)),
-        nb("RECIPE_W99", "Where do you usually find new recipes?", ("Cookbooks", "Family", "Online", "Refused",
-           "Television", "Other"), (0.1, 0.2, 0.5, 0.0, 0.1, 0.1)),
+        nb(
+            "RECIPE_W99",
+            "Where do you usually find new recipes?",
+            ("Cookbooks", "Family", "Online", "Refused", "Television", "Other"),
+            (0.1, 0.2, 0.5, 0.0, 0.1, 0.1),
+        ),
         nb("EMPTY_W99", "How often do you eat breakfast?", (), None),  # no respondents: skipped
         nb("SNACK_W99", "How often do you eat snacks between meals?", often, (0.4, 0.1, 0.0, 0.5)),
     ]
@@ -96,6 +113,45 @@ def oqa() -> ToySurvey:
 
 # ---- NYT-shaped -----------------------------------------------------------------------------------------------
 NYT_Q = "The Quiet Orchard By Ada Finch"
+# The neighbour books of NYT_Q: title, genre, summary, Republicans' distribution.
+NYT_NEIGHBOURS = [
+    (
+        "Salt Roads By Tom Reyes",
+        "History",
+        "A history of the trade routes that carried salt across Africa.",
+        (0.4, 0.3, 0.2, 0.1),
+    ),
+    (
+        "Small Hours By Mei Lin",
+        "Fiction",
+        "A night nurse pieces together a patient's forgotten past.",
+        (0.1, 0.2, 0.3, 0.4),
+    ),
+    (
+        "Iron Bridges By Sam Okafor",
+        "Biography",
+        "The life of an engineer who built bridges in the 1880s.",
+        (0.25, 0.25, 0.25, 0.25),
+    ),
+    (
+        "The Long Table By Ruth Vance",
+        "Memoir",
+        "A chef remembers the family dinners of her childhood.",
+        (0.05, 0.15, 0.5, 0.3),
+    ),
+    (
+        "Cold Signal By Ivan Berg",
+        "Thriller",
+        "A radio operator intercepts a message that should not exist.",
+        (0.3, 0.3, 0.3, 0.1),
+    ),
+    (
+        "Field Notes By June Park",
+        "Science",
+        "A botanist's year spent counting wildflowers in one meadow.",
+        (0.2, 0.2, 0.4, 0.2),
+    ),
+]
 
 
 def _book(title: str, genre: str, summary: str, probs: tuple[float, ...] | None, group: str, dem: str) -> SurveyItem:
@@ -106,23 +162,11 @@ def _book(title: str, genre: str, summary: str, probs: tuple[float, ...] | None,
 def nyt() -> ToySurvey:
     """NYT-shaped toy: one book, a Republican cell and 6 neighbour books."""
     summary = "Three sisters inherit a failing apple farm and must decide whether to sell it."
-    others = [
-        ("Salt Roads By Tom Reyes", "History", "A history of the trade routes that carried salt across Africa.",
-         (0.4, 0.3, 0.2, 0.1)),
-        ("Small Hours By Mei Lin", "Fiction", "A night nurse pieces together a patient's forgotten past.",
-         (0.1, 0.2, 0.3, 0.4)),
-        ("Iron Bridges By Sam Okafor", "Biography", "The life of an engineer who built bridges in the 1880s.",
-         (0.25, 0.25, 0.25, 0.25)),
-        ("The Long Table By Ruth Vance", "Memoir", "A chef remembers the family dinners of her childhood.",
-         (0.05, 0.15, 0.5, 0.3)),
-        ("Cold Signal By Ivan Berg", "Thriller", "A radio operator intercepts a message that should not exist.",
-         (0.3, 0.3, 0.3, 0.1)),
-        ("Field Notes By June Park", "Science", "A botanist's year spent counting wildflowers in one meadow.",
-         (0.2, 0.2, 0.4, 0.2)),
+    cells = [
+        _book(NYT_Q, "Fiction", summary, None, NONE_GROUP, NONE_GROUP),
+        _book(NYT_Q, "Fiction", summary, (0.15, 0.2, 0.4, 0.25), "POLPARTY", "Republican"),
     ]
-    cells = [_book(NYT_Q, "Fiction", summary, None, NONE_GROUP, NONE_GROUP),
-             _book(NYT_Q, "Fiction", summary, (0.15, 0.2, 0.4, 0.25), "POLPARTY", "Republican")]
-    return ToySurvey("nytimes", cells, {NYT_Q: [_book(*o, "POLPARTY", "Republican") for o in others]})
+    return ToySurvey("nytimes", cells, {NYT_Q: [_book(*o, "POLPARTY", "Republican") for o in NYT_NEIGHBOURS]})
 
 
 # ---- GlobalValues-shaped --------------------------------------------------------------------------------------
@@ -139,17 +183,24 @@ def gv() -> ToySurvey:
     good_bad = ("Good thing", "Bad thing", "DK/Refused")
     neighbours = [
         nb("Is building new highways a good thing or a bad thing for your country?", good_bad, (0.6, 0.3, 0.1)),
-        nb("How satisfied are you with public transport in your country?",
-           ("Very satisfied", "Somewhat satisfied", "Not too satisfied", "Not at all satisfied", "DK/Refused"),
-           (0.1, 0.3, 0.3, 0.25, 0.05)),
-        nb("Should the government spend more or less on road repairs?", ("More", "Less", "Same", "DK/Refused"),
-           (0.7, 0.1, 0.15, 0.05)),
+        nb(
+            "How satisfied are you with public transport in your country?",
+            ("Very satisfied", "Somewhat satisfied", "Not too satisfied", "Not at all satisfied", "DK/Refused"),
+            (0.1, 0.3, 0.3, 0.25, 0.05),
+        ),
+        nb(
+            "Should the government spend more or less on road repairs?",
+            ("More", "Less", "Same", "DK/Refused"),
+            (0.7, 0.1, 0.15, 0.05),
+        ),
         nb("Is traffic a big problem where you live?", ("Yes", "No"), (0.55, 0.45)),
         nb("Do you own a car?", ("Yes", "No", "DK/Refused"), (0.4, 0.58, 0.02)),
         nb("Is cycling safe in your town?", ("Yes", "No", "DK/Refused"), (0.2, 0.75, 0.05)),
     ]
-    cells = [item("globalvalues", GV_Q, options, None, NONE_GROUP, NONE_GROUP, ""),
-             item("globalvalues", GV_Q, options, (0.25, 0.7, 0.05), "globalvalues", "1", "Freedonia")]
+    cells = [
+        item("globalvalues", GV_Q, options, None, NONE_GROUP, NONE_GROUP, ""),
+        item("globalvalues", GV_Q, options, (0.25, 0.7, 0.05), "globalvalues", "1", "Freedonia"),
+    ]
     return ToySurvey("globalvalues", cells, {GV_Q: neighbours})
 
 

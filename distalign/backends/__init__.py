@@ -23,8 +23,15 @@ from distalign.names import resolve_model
 from distalign.redact import watch
 from distalign.types import Capabilities
 
-__all__ = ["BACKENDS", "Backend", "BackendError", "BackendOptions", "TransientError", "get_backend",
-           "model_capabilities"]
+__all__ = [
+    "BACKENDS",
+    "Backend",
+    "BackendError",
+    "BackendOptions",
+    "TransientError",
+    "get_backend",
+    "model_capabilities",
+]
 
 # provider -> (module, factory function name, pip extra that provides its dependencies)
 BACKENDS: dict[str, tuple[str, str, str]] = {

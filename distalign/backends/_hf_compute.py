@@ -54,9 +54,16 @@ class Generation:
 
     def completions(self, name: str) -> list[Completion]:
         """One completion per row, ``model_id`` ``name`` (an unfinished row ends at its budget: ``length``)."""
-        return [Completion(text=self.texts[i], model_id=name, input_tokens=len(job.ids),
-                           output_tokens=len(self.tokens[i]), finish_reason=self.reasons[i] or "length")
-                for i, job in enumerate(self.jobs)]
+        return [
+            Completion(
+                text=self.texts[i],
+                model_id=name,
+                input_tokens=len(job.ids),
+                output_tokens=len(self.tokens[i]),
+                finish_reason=self.reasons[i] or "length",
+            )
+            for i, job in enumerate(self.jobs)
+        ]
 
 
 def seeded_generator(request: Request) -> torch.Generator:
@@ -84,8 +91,8 @@ def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, 
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, row in enumerate(rows):
-        ids[i, width - len(row):] = torch.tensor(row, dtype=torch.long)
-        mask[i, width - len(row):] = 1
+        ids[i, width - len(row) :] = torch.tensor(row, dtype=torch.long)
+        mask[i, width - len(row) :] = 1
     return ids, mask
 
 

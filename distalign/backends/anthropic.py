@@ -46,13 +46,25 @@ BATCH_MAX_REQUESTS = 100_000
 BATCH_MAX_BYTES = 240 * 1024 * 1024  # the limit is 256 MB per batch
 EXTRA_KEYS = (*CAPABILITY_FIELDS, "base_url", "api_key_env")
 
-BASE_CAPS = Capabilities(logprobs=False, max_top_logprobs=0, temperature=True, top_p=True,
-                         temperature_with_top_p=True, seed=False, json_output=False, n_samples=False,
-                         chat_template=True, batch_api=True, priced=True)
+BASE_CAPS = Capabilities(
+    logprobs=False,
+    max_top_logprobs=0,
+    temperature=True,
+    top_p=True,
+    temperature_with_top_p=True,
+    seed=False,
+    json_output=False,
+    n_samples=False,
+    chat_template=True,
+    batch_api=True,
+    priced=True,
+)
 NO_SAMPLING = {"temperature": False, "top_p": False, "temperature_with_top_p": False}
 ANTHROPIC_RULES: tuple[Rule, ...] = (
-    (r"claude-(opus|sonnet|haiku)-4-[7-9](?!\d)|claude-(opus|sonnet|haiku)-([5-9]|\d\d)|claude-(fable|mythos)",
-     NO_SAMPLING),
+    (
+        r"claude-(opus|sonnet|haiku)-4-[7-9](?!\d)|claude-(opus|sonnet|haiku)-([5-9]|\d\d)|claude-(fable|mythos)",
+        NO_SAMPLING,
+    ),
     (r"claude-(opus-4-[1-6]|sonnet-4-[5-9]|haiku-4-[5-9])(?!\d)", {"temperature_with_top_p": False}),
     (r"claude-(instant|2|3)|claude-(opus|sonnet|haiku)-4(-0|-2025|$)|claude-(3-5|3-7)", {}),
     (r".", NO_SAMPLING),  # unknown (newer) names: send no sampling parameters
@@ -87,8 +99,9 @@ class AnthropicBackend(Backend):
             key = os.environ.get(env, "") or ("EMPTY" if self.base_url else "")
             if not key:
                 raise BackendError(f"{self.name} needs {env} in the environment")
-            self._client = anthropic.AsyncAnthropic(api_key=key, base_url=self.base_url,
-                                                    timeout=self.options.timeout, max_retries=0)
+            self._client = anthropic.AsyncAnthropic(
+                api_key=key, base_url=self.base_url, timeout=self.options.timeout, max_retries=0
+            )
         return self._client
 
     def _secrets(self) -> list[str]:
@@ -100,8 +113,10 @@ class AnthropicBackend(Backend):
             raise BackendError(f"{self.name} returns no log-probabilities")
         system = "\n\n".join(m.content for m in request.messages if m.role == "system")
         params: dict[str, Any] = {
-            "model": self.model, "max_tokens": request.max_tokens,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]}
+            "model": self.model,
+            "max_tokens": request.max_tokens,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"],
+        }
         if system:
             params["system"] = system
         stops = [s for s in request.stop if s.strip()]
@@ -110,8 +125,10 @@ class AnthropicBackend(Backend):
         headers: dict[str, str] = {}
         if request.temperature is not None and request.temperature != DEFAULT_TEMPERATURE:
             if not self.capabilities.temperature:
-                raise BackendError(f"{self.name} accepts no temperature (sampling parameters were removed "
-                                   f"for this model), got {request.temperature}")
+                raise BackendError(
+                    f"{self.name} accepts no temperature (sampling parameters were removed "
+                    f"for this model), got {request.temperature}"
+                )
             params["extra_body"] = {"temperature": request.temperature}
             headers["anthropic-version"] = LEGACY_API_VERSION
         return params, headers
@@ -120,9 +137,14 @@ class AnthropicBackend(Backend):
         """The :class:`Completion` of an SDK message (live call or batch result)."""
         raw = "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
         text, stopped = truncate_at_stop(raw, request.stop)
-        return Completion(text=text, model_id=message.model or "", input_tokens=message.usage.input_tokens or 0,
-                          output_tokens=message.usage.output_tokens or 0, latency_s=latency,
-                          finish_reason="stop_sequence" if stopped else str(message.stop_reason or ""))
+        return Completion(
+            text=text,
+            model_id=message.model or "",
+            input_tokens=message.usage.input_tokens or 0,
+            output_tokens=message.usage.output_tokens or 0,
+            latency_s=latency,
+            finish_reason="stop_sequence" if stopped else str(message.stop_reason or ""),
+        )
 
     async def complete(self, request: Request) -> Completion:
         """One Messages call; SDK exceptions become Transient/BackendError."""

@@ -96,8 +96,14 @@ class FakeBackend(Backend):
             raise TransientError("injected transient failure (HTTP 503)", retry_after=self.retry_after)
         completion = answer(self.kind, request, int(key[:15], 16))
         prompt_chars = sum(len(m.content) for m in request.messages)
-        return Completion(**{**completion.__dict__, "model_id": self.name, "input_tokens": math.ceil(prompt_chars / 4),
-                             "output_tokens": max(1, math.ceil(len(completion.text) / 4))})
+        return Completion(
+            **{
+                **completion.__dict__,
+                "model_id": self.name,
+                "input_tokens": math.ceil(prompt_chars / 4),
+                "output_tokens": max(1, math.ceil(len(completion.text) / 4)),
+            }
+        )
 
     def _log_call(self, key: str, request: Request) -> None:
         if self.call_log is None:

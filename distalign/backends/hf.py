@@ -15,45 +15,62 @@
 Concurrent :meth:`HFBackend.complete` calls are micro-batched: they enter a queue that one worker thread
 drains into left-padded batches of up to ``--batch_size`` rows (explicit position ids, so padding does not
 change the numbers). CPU or CUDA; ``dtype=auto`` is bfloat16 on CUDA when supported and float32 on CPU.
-Tensor helpers and the sampling loop live in :mod:`distalign.backends._hf_compute`, loading in
-:mod:`distalign.backends._hf_load`; this module is the backend, its capabilities and its registry factory.
+Tensor helpers and the sampling loop live in :mod:`distalign.backends._hf_compute`, the forward passes in
+:mod:`distalign.backends._hf_forward`, loading in :mod:`distalign.backends._hf_load`; this module is the backend,
+its capabilities and its registry factory.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from distalign.backends._batching import BatchedBackend, Job, MicroBatcher, deliver
-from distalign.backends._hf_compute import (
-    Generation,
-    cache_of,
-    common_prefix,
-    left_pad,
-    logsumexp,
-    prefix_clusters,
-    sample,
-    seeded_generator,
-)
+from distalign.backends._hf_compute import Generation, cache_of, logsumexp, sample, seeded_generator
+from distalign.backends._hf_forward import HFForward
 from distalign.backends._hf_load import DTYPES, EXTRA_KEYS, eos_ids, load_model, pad_id, pick_device, pick_dtype
 from distalign.backends._http import parse_extra
 from distalign.backends.base import Backend, BackendError, BackendOptions
 from distalign.types import Capabilities, Completion, Request
 
-__all__ = ["DTYPES", "EXTRA_KEYS", "GATHER_S", "HF_CAPS", "MAX_TOP_LOGPROBS", "MIN_SHARED_PREFIX", "HFBackend",
-           "capabilities", "load_model", "make_backend", "pick_device", "pick_dtype"]
+__all__ = [
+    "DTYPES",
+    "EXTRA_KEYS",
+    "GATHER_S",
+    "HF_CAPS",
+    "MAX_TOP_LOGPROBS",
+    "MIN_SHARED_PREFIX",
+    "HFBackend",
+    "capabilities",
+    "load_model",
+    "make_backend",
+    "pick_device",
+    "pick_dtype",
+]
 
 MAX_TOP_LOGPROBS = 100
 GATHER_S = 0.02  # the worker runs a batch once it is full or no request has arrived for this long
 MIN_SHARED_PREFIX = 64  # tokens rows must share before their common prefix is computed once for all of them
-HF_CAPS = Capabilities(logprobs=True, max_top_logprobs=MAX_TOP_LOGPROBS, temperature=True, top_p=False,
-                       temperature_with_top_p=False, seed=True, json_output=False, n_samples=False,
-                       chat_template=True, batch_api=False, option_scores=True, exact_letter_probs=True,
-                       in_process=True, key_env=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"))
+HF_CAPS = Capabilities(
+    logprobs=True,
+    max_top_logprobs=MAX_TOP_LOGPROBS,
+    temperature=True,
+    top_p=False,
+    temperature_with_top_p=False,
+    seed=True,
+    json_output=False,
+    n_samples=False,
+    chat_template=True,
+    batch_api=False,
+    option_scores=True,
+    exact_letter_probs=True,
+    in_process=True,
+    key_env=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
+)
 
 
 def capabilities(model: str, options: BackendOptions) -> Capabilities:
@@ -69,7 +86,7 @@ def _kind(request: Request) -> str:
     return "generate"
 
 
-class HFBackend(BatchedBackend):
+class HFBackend(HFForward, BatchedBackend):
     """A loaded transformers model and tokenizer behind the :class:`Backend` interface.
 
     Args:
@@ -80,15 +97,23 @@ class HFBackend(BatchedBackend):
         identity: cache identity (defaults to ``name@dtype``).
     """
 
-    def __init__(self, name: str, model: Any, tokenizer: Any, batch_size: int = 8, identity: str | None = None,
-                 gather_s: float = GATHER_S) -> None:
+    def __init__(
+        self,
+        name: str,
+        model: Any,
+        tokenizer: Any,
+        batch_size: int = 8,
+        identity: str | None = None,
+        gather_s: float = GATHER_S,
+    ) -> None:
         self.name, self.model, self.tokenizer = name, model, tokenizer
         self.batch_size = max(1, batch_size)
         self.min_shared_prefix = MIN_SHARED_PREFIX
         self.device = next(model.parameters()).device
         self._identity = identity or f"{name}@{str(next(model.parameters()).dtype).removeprefix('torch.')}"
-        self.capabilities = Capabilities(**{**HF_CAPS.__dict__,
-                                            "chat_template": bool(getattr(tokenizer, "chat_template", None))})
+        self.capabilities = Capabilities(
+            **{**HF_CAPS.__dict__, "chat_template": bool(getattr(tokenizer, "chat_template", None))}
+        )
         self.pad_id = pad_id(tokenizer)
         self.eos_ids = eos_ids(model, tokenizer)
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
@@ -103,7 +128,10 @@ class HFBackend(BatchedBackend):
             except Exception as exc:  # noqa: BLE001 - e.g. a chat template that rejects the messages
                 deliver([job], [_as_backend_error(exc, self.name)], time.perf_counter())
         runners: dict[str, Callable[[list[Job]], list[Completion]]] = {
-            "score": self._score, "options": self._options, "generate": self._generate}
+            "score": self._score,
+            "options": self._options,
+            "generate": self._generate,
+        }
         for kind, runner in runners.items():
             group = [j for j in ready if _kind(j.request) == kind]
             if not group:
@@ -114,69 +142,6 @@ class HFBackend(BatchedBackend):
             except Exception as exc:  # noqa: BLE001 - delivered to each waiting request, never lost
                 results = [_as_backend_error(exc, self.name)] * len(group)
             deliver(group, results, start)
-
-    # --- forward passes ----------------------------------------------------------------------------------------
-    def _forward(self, rows: Sequence[Sequence[int]], keep: int, use_cache: bool = False) -> Any:
-        """Left-padded forward pass keeping the logits of the last ``keep`` positions."""
-        ids, mask = left_pad(rows, self.pad_id)
-        positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        with torch.inference_mode():
-            return self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                              position_ids=positions.to(self.device), logits_to_keep=keep, use_cache=use_cache)
-
-    def tail_logits(self, rows: Sequence[Sequence[int]], keep: int) -> torch.Tensor:
-        """Logits at the last ``keep`` positions of each row, ``[rows, keep, vocab]``.
-
-        Rows that share a long token prefix (a run's instructions and few-shot examples for one group)
-        have it computed once per cluster; the other rows go through one left-padded pass.
-        """
-        clusters, rest = prefix_clusters(rows, self.min_shared_prefix)
-        parts: dict[int, torch.Tensor] = {}
-        for cluster in clusters:
-            sub = [rows[i] for i in cluster]
-            shared = min(common_prefix(sub), min(len(r) for r in sub) - keep)
-            if shared < self.min_shared_prefix:
-                rest.extend(cluster)
-                continue
-            parts.update(zip(cluster, self._tail_with_prefix(sub, keep, shared), strict=True))
-        if rest:
-            padded = self._forward([rows[i] for i in rest], keep=keep).logits
-            parts.update(zip(rest, padded, strict=True))
-        return torch.stack([parts[i] for i in range(len(rows))])
-
-    def _tail_with_prefix(self, rows: Sequence[Sequence[int]], keep: int, shared: int) -> torch.Tensor:
-        """Tail logits through :meth:`_prefix_pass`."""
-        return self._prefix_pass(rows, keep, shared)[0]
-
-    def _prefix_pass(self, rows: Sequence[Sequence[int]], keep: int,
-                     shared: int) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
-        """The shared prefix once (its KV cache repeated per row), then the right-padded suffixes.
-
-        Returns the logits at each row's last ``keep`` real positions, the KV cache, the attention mask
-        and each row's suffix length.
-        """
-        suffixes = [list(r[shared:]) for r in rows]
-        width = max(len(x) for x in suffixes)
-        ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), shared + width), dtype=torch.long)
-        mask[:, :shared] = 1
-        for i, x in enumerate(suffixes):
-            ids[i, : len(x)] = torch.tensor(x, dtype=torch.long)
-            mask[i, shared: shared + len(x)] = 1
-        wanted = sorted({p for x in suffixes for p in range(len(x) - keep, len(x))})
-        positions = torch.arange(shared, shared + width).expand(len(rows), width)
-        with torch.inference_mode():
-            prefix = torch.tensor([list(rows[0][:shared])], dtype=torch.long, device=self.device)
-            cache = cache_of(self.model(input_ids=prefix, use_cache=True, logits_to_keep=1))
-            cache.batch_repeat_interleave(len(rows))
-            out = self.model(input_ids=ids.to(self.device), attention_mask=mask.to(self.device),
-                             position_ids=positions.to(self.device), use_cache=True,
-                             logits_to_keep=torch.tensor(wanted, device=self.device), **{self._cache_kw: cache})
-        at = {p: k for k, p in enumerate(wanted)}
-        picks = [torch.tensor([at[p] for p in range(len(x) - keep, len(x))], device=out.logits.device)
-                 for x in suffixes]
-        logits = torch.stack([out.logits[i, picks[i]] for i in range(len(rows))])
-        return logits, cache_of(out), mask, torch.tensor([len(x) for x in suffixes])
 
     def _score(self, jobs: list[Job]) -> list[Completion]:
         logits = self.tail_logits([j.ids for j in jobs], keep=1)
@@ -191,8 +156,14 @@ class HFBackend(BatchedBackend):
             values, idx = torch.topk(logprobs, min(request.top_logprobs, MAX_TOP_LOGPROBS))
             top = tuple((self.tokenizer.decode([int(i)]), float(v)) for v, i in zip(values, idx, strict=True))
         token = sample(logprobs, request.temperature, seeded_generator(request))
-        return Completion(text=self.tokenizer.decode([token], skip_special_tokens=True), top_logprobs=top,
-                          model_id=self.name, input_tokens=len(job.ids), output_tokens=1, finish_reason="length")
+        return Completion(
+            text=self.tokenizer.decode([token], skip_special_tokens=True),
+            top_logprobs=top,
+            model_id=self.name,
+            input_tokens=len(job.ids),
+            output_tokens=1,
+            finish_reason="length",
+        )
 
     def _options(self, jobs: list[Job]) -> list[Completion]:
         rows, spans = [], []
@@ -201,14 +172,24 @@ class HFBackend(BatchedBackend):
                 option = list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) or [self.pad_id]
                 rows.append(job.ids + option)
                 spans.append(option)
-        scores = [score for start in range(0, len(rows), self.batch_size)
-                  for score in self._option_scores(rows[start:start + self.batch_size],
-                                                   spans[start:start + self.batch_size])]
+        scores = [
+            score
+            for start in range(0, len(rows), self.batch_size)
+            for score in self._option_scores(
+                rows[start : start + self.batch_size], spans[start : start + self.batch_size]
+            )
+        ]
         out, at = [], 0
         for job in jobs:
             n = len(job.request.continuations)
-            out.append(Completion(continuation_logprobs=tuple(scores[at:at + n]), model_id=self.name,
-                                  input_tokens=len(job.ids), finish_reason="scored"))
+            out.append(
+                Completion(
+                    continuation_logprobs=tuple(scores[at : at + n]),
+                    model_id=self.name,
+                    input_tokens=len(job.ids),
+                    finish_reason="scored",
+                )
+            )
             at += n
         return out
 
@@ -218,7 +199,7 @@ class HFBackend(BatchedBackend):
         scores = []
         for i, option in enumerate(options):
             n = len(option)
-            at = logprobs[i, keep - n - 1: keep - 1, :]
+            at = logprobs[i, keep - n - 1 : keep - 1, :]
             scores.append(float(at.gather(1, torch.tensor(option).unsqueeze(1)).mean()))
         return scores
 
@@ -232,25 +213,6 @@ class HFBackend(BatchedBackend):
             out = self._step(state, cache)
             logits, cache = out.logits[:, -1, :], cache_of(out)
         return state.completions(self.name)
-
-    def _prefill(self, rows: Sequence[Sequence[int]]) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
-        """Last-position logits, KV cache, attention mask and last position ids of the prompts."""
-        shared = min(common_prefix(rows), min(len(r) for r in rows) - 1)
-        if len(rows) > 1 and shared >= self.min_shared_prefix:
-            logits, cache, mask, lengths = self._prefix_pass(rows, 1, shared)
-            return logits[:, -1, :], cache, mask, (shared + lengths - 1).unsqueeze(1)
-        out = self._forward(rows, keep=1, use_cache=True)
-        mask = left_pad(rows, self.pad_id)[1]
-        return out.logits[:, -1, :], cache_of(out), mask, mask.sum(-1, keepdim=True) - 1
-
-    def _step(self, state: Generation, past: Any) -> Any:
-        state.mask = torch.cat([state.mask, torch.ones((len(state.jobs), 1), dtype=torch.long)], dim=1)
-        state.positions = state.positions + 1
-        last = torch.tensor([[t[-1] if t else self.pad_id] for t in state.tokens], dtype=torch.long)
-        with torch.inference_mode():
-            return self.model(input_ids=last.to(self.device), attention_mask=state.mask.to(self.device),
-                              position_ids=state.positions.to(self.device), use_cache=True, logits_to_keep=1,
-                              **{self._cache_kw: past})
 
 
 def _as_backend_error(exc: BaseException, name: str) -> BackendError:

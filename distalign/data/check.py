@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from distalign.data.fetch import REPO_ROOT, ManifestRow, is_generation, load_state, local_status
+from distalign.data.fetch import REPO_ROOT, load_state, local_status
+from distalign.data.manifest import ManifestRow, is_generation
 from distalign.datasets import load_dataset
 
 RELEASED = ("opinionqa", "nytimes", "globalvalues")  # the datasets the authors' release holds
@@ -37,9 +38,14 @@ def check(rows: Iterable[ManifestRow], root: Path | str = REPO_ROOT) -> tuple[di
     report: dict[str, Any] = {
         "ok": ok,
         "data_dir": str(root),
-        "files": {"expected": len(rows), "verified": sum(s == "ok" for s in statuses.values()),
-                  "missing": len(missing), "corrupt": len(corrupt),
-                  "missing_files": missing[:LISTED], "corrupt_files": corrupt[:LISTED]},
+        "files": {
+            "expected": len(rows),
+            "verified": sum(s == "ok" for s in statuses.values()),
+            "missing": len(missing),
+            "corrupt": len(corrupt),
+            "missing_files": missing[:LISTED],
+            "corrupt_files": corrupt[:LISTED],
+        },
         "datasets": datasets,
     }
     if optional:
@@ -65,7 +71,12 @@ def dataset_counts(name: str, root: Path) -> dict[str, Any]:
     try:
         ds = load_dataset(name, root)
         groups = ds.all_demographics()
-        return {"questions": len(ds.question_ids()), "pool": ds.pool_size(), "groups": len(groups),
-                "demographics": sum(len(keys) for keys in groups.values()), "evaluated": len(ds.demographics())}
+        return {
+            "questions": len(ds.question_ids()),
+            "pool": ds.pool_size(),
+            "groups": len(groups),
+            "demographics": sum(len(keys) for keys in groups.values()),
+            "evaluated": len(ds.demographics()),
+        }
     except Exception as e:  # a loader failure is reported, not raised: check must always print its report
         return {**empty, "error": f"{type(e).__name__}: {e}"}

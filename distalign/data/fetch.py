@@ -1,7 +1,8 @@
 """Verified fetch of the benchmark data into the repository's data folders (docs/original.md §2).
 
 Every file the project needs is a row of ``distalign/data/manifest.tsv`` (release path, size and sha256
-of the mirror copy, sha256 of the authors' original, transform, upstream address). ``fetch`` reads each
+of the mirror copy, sha256 of the authors' original, transform, upstream address; read by
+:mod:`distalign.data.manifest`). ``fetch`` reads each
 file from a source, accepts it only if its sha256 matches the mirror or the upstream digest, removes
 participant-identifying data (:mod:`distalign.data.privacy`), and writes it atomically.
 
@@ -20,8 +21,6 @@ recorded in ``.distalign-fetch.json`` at the destination root and checked on re-
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import os
 import re
@@ -34,16 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from distalign.data import privacy
+from distalign.data.manifest import ManifestRow, is_generation, sha256_bytes, sha256_file
 from distalign.files import DataError, write_bytes, write_json
 
-MANIFEST = Path(__file__).with_name("manifest.tsv")
 REPO_ROOT = Path(__file__).resolve().parents[2]  # parent of the distalign package
 STATE_FILE = ".distalign-fetch.json"
 ENV_SOURCE = "DISTALIGN_DATA_SOURCE"
-HUMAN_DIR = "results/human_annotations/"
 URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-HINT = (f"set {ENV_SOURCE}=/path/to/benchmark-data or pass --source DIR_OR_URL "
-        "(a folder or base URL laid out like the release)")
+HINT = (
+    f"set {ENV_SOURCE}=/path/to/benchmark-data or pass --source DIR_OR_URL "
+    "(a folder or base URL laid out like the release)"
+)
 
 
 class FetchError(DataError):
@@ -58,23 +58,6 @@ class NotInSource(FetchError):
     """One file is absent from a source that is otherwise reachable."""
 
 
-@dataclass(frozen=True)
-class ManifestRow:
-    """One release file: where it lives in the release and what its bytes must hash to."""
-
-    path: str  # release path, e.g. "nytimes/SEX_data.json"
-    bytes: int  # size of the mirror copy
-    sha256: str  # digest of the mirror copy (PII-stripped where transform says so)
-    upstream_sha256: str  # digest of the authors' original
-    transform: str  # "verbatim" or "pii-stripped" (mirror vs upstream)
-    upstream_url: str  # download address at the release commit
-
-    @property
-    def dest(self) -> str:
-        """Path under the destination root (:func:`dest_path`)."""
-        return dest_path(self.path)
-
-
 @dataclass
 class FetchSummary:
     """Counts of one fetch run; ``failed`` holds one message per file that could not be written."""
@@ -87,57 +70,10 @@ class FetchSummary:
 
     def line(self) -> str:
         """The one-line summary printed at the end."""
-        return (f"{self.fetched} fetched, {self.verified} already verified, {self.replaced} replaced (corrupt), "
-                f"{self.skipped} skipped, {len(self.failed)} failed")
-
-
-# --- manifest and layout ----------------------------------------------------------------------------------
-
-
-def load_manifest(path: Path | str = MANIFEST) -> list[ManifestRow]:
-    """Rows of a manifest TSV (lines starting with ``#`` are comments)."""
-    with open(path, encoding="utf-8", newline="") as fh:
-        lines = [line for line in fh if not line.startswith("#")]
-    rows = []
-    for rec in csv.DictReader(lines, delimiter="\t"):
-        try:
-            rows.append(ManifestRow(rec["path"], int(rec["bytes"]), rec["sha256"], rec["upstream_sha256"],
-                                    rec["transform"], rec["upstream_url"]))
-        except (KeyError, TypeError, ValueError) as e:
-            raise DataError(f"{path}: malformed manifest row {rec!r} ({e})") from None
-    return rows
-
-
-def dest_path(rel: str) -> str:
-    """Where a release file goes under the destination root.
-
-    >>> dest_path("inputs/nytimes/sequence/prompt_task1.txt"), dest_path("nytimes/SEX_data.json")
-    ('inputs/authors/nytimes/sequence/prompt_task1.txt', 'nytimes/SEX_data.json')
-    """
-    return "inputs/authors/" + rel[len("inputs/"):] if rel.startswith("inputs/") else rel
-
-
-def is_generation(rel: str) -> bool:
-    """Whether a release file is a released model generation (``results/<dataset>/**``).
-
-    >>> is_generation("results/nytimes/sequence/x.json"), is_generation("results/human_annotations/a.csv")
-    (True, False)
-    """
-    return rel.startswith("results/") and not rel.startswith(HUMAN_DIR)
-
-
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return (
+            f"{self.fetched} fetched, {self.verified} already verified, {self.replaced} replaced (corrupt), "
+            f"{self.skipped} skipped, {len(self.failed)} failed"
+        )
 
 
 # --- state of privacy-transformed files -------------------------------------------------------------------
@@ -253,8 +189,13 @@ def fetch_one(row: ManifestRow, read: Reader, root: Path, state: dict[str, Any])
         state["files"][row.dest] = {"sha256": sha256_bytes(out), "bytes": len(out)}
 
 
-def fetch(rows: Iterable[ManifestRow], source: str | None, root: Path | str = REPO_ROOT,
-          no_results: bool = False, progress: Callable[[str], None] | None = None) -> FetchSummary:
+def fetch(
+    rows: Iterable[ManifestRow],
+    source: str | None,
+    root: Path | str = REPO_ROOT,
+    no_results: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> FetchSummary:
     """Fetch every row into ``root``, skipping files already verified; see the module docstring.
 
     A file that fails is reported in the summary and the others are still tried. Raises

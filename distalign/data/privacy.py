@@ -35,15 +35,28 @@ ID_JSON = "nytimes/individual_annotations/NYTIMES_proportions_ID.json"
 RECORD_FIELDS = frozenset({"MC_options", "genre", "summary"})  # per-book fields of ID_JSON that are not groups
 
 # Exact column names (compared lower-case, with spaces, "_" and "-" removed) that identify a participant.
-IDENTIFYING_NAMES = frozenset({
-    "ipaddress", "locationlatitude", "locationlongitude", "locationaccuracy",  # Qualtrics network / location
-    "recipientfirstname", "recipientlastname", "recipientemail",  # Qualtrics contact-list fields
-    "externalreference", "externaldatareference",  # panel reference passed in by the recruiter
-    "responseid", "sessionid",  # per-response / per-session identifiers
-    "prolificpid", "prolificid", "q84",  # Prolific participant ID (Q84 is the survey's "Prolific ID" question)
-    "workerid", "hitid", "assignmentid",  # Mechanical Turk identifiers
-    "q143",  # free-text "Please comment on the clarity and value of the book summary" (NYT data collection)
-})
+IDENTIFYING_NAMES = frozenset(
+    {
+        "ipaddress",
+        "locationlatitude",
+        "locationlongitude",
+        "locationaccuracy",  # Qualtrics network / location
+        "recipientfirstname",
+        "recipientlastname",
+        "recipientemail",  # Qualtrics contact-list fields
+        "externalreference",
+        "externaldatareference",  # panel reference passed in by the recruiter
+        "responseid",
+        "sessionid",  # per-response / per-session identifiers
+        "prolificpid",
+        "prolificid",
+        "q84",  # Prolific participant ID (Q84 is the survey's "Prolific ID" question)
+        "workerid",
+        "hitid",
+        "assignmentid",  # Mechanical Turk identifiers
+        "q143",  # free-text "Please comment on the clarity and value of the book summary" (NYT data collection)
+    }
+)
 # Substrings of the normalised name that mark an identifying or free-text column.
 IDENTIFYING_PARTS = ("prolific", "recipient", "email", "comment", "feedback")
 PSEUDONYM_SALT = b"distalign/nytimes-annotators/v1"  # fixed, so pseudonyms are stable across machines and runs
@@ -66,8 +79,9 @@ def is_identifying(column: str) -> bool:
     []
     """
     key = re.sub(r"[\s_\-]", "", column.lower())
-    return (key in IDENTIFYING_NAMES or any(part in key for part in IDENTIFYING_PARTS)
-            or column.upper().endswith("_TEXT"))
+    return (
+        key in IDENTIFYING_NAMES or any(part in key for part in IDENTIFYING_PARTS) or column.upper().endswith("_TEXT")
+    )
 
 
 def applies(rel_path: str) -> bool:
@@ -171,8 +185,10 @@ def pseudonymise_records(records: dict[str, Any], where: str = ID_JSON) -> dict[
     for book, record in records.items():
         if not isinstance(record, dict):
             raise DataError(f"{where}: record {book!r} is not an object")
-        out[book] = {k: v if k in RECORD_FIELDS or not isinstance(v, dict) else _rekey(v, f"{where}: {book!r}/{k}")
-                     for k, v in record.items()}
+        out[book] = {
+            k: v if k in RECORD_FIELDS or not isinstance(v, dict) else _rekey(v, f"{where}: {book!r}/{k}")
+            for k, v in record.items()
+        }
     return out
 
 

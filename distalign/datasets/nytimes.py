@@ -33,8 +33,12 @@ class NYTimes(SurveyDataset):
 
     def format_lines(self, member: bool) -> list[str]:
         """The book fields, then the question."""
-        return ["Book Title: ${book title}", "Book Genre: ${book genre}", "Book Summary: ${book summary}",
-                "Question: ${question}"]
+        return [
+            "Book Title: ${book title}",
+            "Book Genre: ${book genre}",
+            "Book Summary: ${book summary}",
+            "Question: ${question}",
+        ]
 
     def _file(self, group: str) -> dict[str, dict]:
         if group != NONE_GROUP and group not in GROUPS:
@@ -56,8 +60,11 @@ class NYTimes(SurveyDataset):
         options = tuple(require(rec, "MC_options", where))
         if options != LIKERT:
             raise DataError(f"{where}: MC_options {list(options)} differ from the Likert scale {list(LIKERT)}")
-        details = (("Book Title", qid), ("Book Genre", str(require(rec, "genre", where))),
-                   ("Book Summary", str(require(rec, "summary", where))))
+        details = (
+            ("Book Title", qid),
+            ("Book Genre", str(require(rec, "genre", where))),
+            ("Book Summary", str(require(rec, "summary", where))),
+        )
         truth = None
         if group != NONE_GROUP:
             counts = require(rec, demographic, where)

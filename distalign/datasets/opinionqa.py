@@ -21,8 +21,14 @@ from distalign.types import SurveyItem
 
 BASE = "opinions_qa/data/human_resp"
 GROUPS = ("POLPARTY", "SEX", "RACE")
-EVALUATED = (("POLPARTY", "Democrat"), ("POLPARTY", "Republican"), ("SEX", "Male"), ("SEX", "Female"),
-             ("RACE", "Black"), ("RACE", "White"))
+EVALUATED = (
+    ("POLPARTY", "Democrat"),
+    ("POLPARTY", "Republican"),
+    ("SEX", "Male"),
+    ("SEX", "Female"),
+    ("RACE", "Black"),
+    ("RACE", "White"),
+)
 _META = ("MC_options", "question_text")
 
 

@@ -140,8 +140,9 @@ def chunk(lines: Sequence[tuple[str, int]], max_requests: int, max_bytes: int) -
     return chunks
 
 
-async def run_batches(backend: Backend, requests: Sequence[Request], cache: CacheLike, state_dir: Path,
-                      poll: Poll | None = None) -> BatchReport:
+async def run_batches(
+    backend: Backend, requests: Sequence[Request], cache: CacheLike, state_dir: Path, poll: Poll | None = None
+) -> BatchReport:
     """Answer ``requests`` through the backend's batch API and put the answers in ``cache``.
 
     Raises:
@@ -169,8 +170,9 @@ def _pending(requests: Sequence[Request], cache: CacheLike, identity: str) -> di
     return out
 
 
-async def _submit_new(backend: Any, pending: dict[str, tuple[str, Request]], state: dict[str, Any], path: Path,
-                      report: BatchReport) -> None:
+async def _submit_new(
+    backend: Any, pending: dict[str, tuple[str, Request]], state: dict[str, Any], path: Path, report: BatchReport
+) -> None:
     """Submit the pending requests that no open batch carries; save each batch id at once."""
     in_flight = {cid for b in state["batches"] if not b.get("done") for cid in b["keys"]}
     report.resumed = sum(1 for b in state["batches"] if not b.get("done"))
@@ -178,23 +180,37 @@ async def _submit_new(backend: Any, pending: dict[str, tuple[str, Request]], sta
     sizes = [(cid, len(json.dumps(backend.batch_line(pending[cid][1], cid))) + 1) for cid in todo]
     for ids in chunk(sizes, backend.batch_max_requests, backend.batch_max_bytes):
         batch_id = await backend.submit_batch([pending[c][1] for c in ids], ids)
-        state["batches"].append({"id": batch_id, "keys": {c: pending[c][0] for c in ids}, "done": False,
-                                 "submitted_at": time.time()})
+        state["batches"].append(
+            {"id": batch_id, "keys": {c: pending[c][0] for c in ids}, "done": False, "submitted_at": time.time()}
+        )
         write_json(path, state)
         report.submitted += len(ids)
         log.info("%s: submitted batch %s with %d requests", backend.name, batch_id, len(ids))
 
 
-async def _collect_all(backend: Any, pending: dict[str, tuple[str, Request]], cache: CacheLike,
-                       state: dict[str, Any], path: Path, report: BatchReport, poll: Poll) -> None:
+async def _collect_all(
+    backend: Any,
+    pending: dict[str, tuple[str, Request]],
+    cache: CacheLike,
+    state: dict[str, Any],
+    path: Path,
+    report: BatchReport,
+    poll: Poll,
+) -> None:
     """Poll every open batch until it ends, then store its results."""
     open_batches = [b for b in state["batches"] if not b.get("done")]
     await asyncio.gather(*(_collect(backend, b, pending, cache, report, poll) for b in open_batches))
     write_json(path, state)
 
 
-async def _collect(backend: Any, batch: dict[str, Any], pending: dict[str, tuple[str, Request]],
-                   cache: CacheLike, report: BatchReport, poll: Poll) -> None:
+async def _collect(
+    backend: Any,
+    batch: dict[str, Any],
+    pending: dict[str, tuple[str, Request]],
+    cache: CacheLike,
+    report: BatchReport,
+    poll: Poll,
+) -> None:
     status = await _wait(backend, batch["id"], poll)
     if status != "ended":
         for cid in batch["keys"]:
@@ -212,8 +228,12 @@ async def _collect(backend: Any, batch: dict[str, Any], pending: dict[str, tuple
             report.failed[cid] = str(result)
     batch["done"] = True
     if report.failed:
-        log.warning("%s: batch %s: %d item(s) failed; the normal pass will retry them",
-                    backend.name, batch["id"], sum(c in report.failed for c in batch["keys"]))
+        log.warning(
+            "%s: batch %s: %d item(s) failed; the normal pass will retry them",
+            backend.name,
+            batch["id"],
+            sum(c in report.failed for c in batch["keys"]),
+        )
 
 
 async def _wait(backend: Any, batch_id: str, poll: Poll) -> str:

@@ -131,8 +131,16 @@ class Executor:
         sleep: the sleep function (tests pass a fake one).
     """
 
-    def __init__(self, backend: Backend, cache: Cache, concurrency: int = 8, policy: RetryPolicy | None = None,
-                 timeout: float | None = None, seed: int = 0, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        cache: Cache,
+        concurrency: int = 8,
+        policy: RetryPolicy | None = None,
+        timeout: float | None = None,
+        seed: int = 0,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.backend = backend
@@ -199,9 +207,13 @@ class Executor:
 
 def without_secrets(completion: Completion) -> Completion:
     """``completion`` with secrets masked in its text fields (the same object when there were none)."""
-    clean = replace(completion, text=redact(completion.text), model_id=redact(completion.model_id),
-                    fingerprint=redact(completion.fingerprint),
-                    top_logprobs=tuple((redact(token), lp) for token, lp in completion.top_logprobs))
+    clean = replace(
+        completion,
+        text=redact(completion.text),
+        model_id=redact(completion.model_id),
+        fingerprint=redact(completion.fingerprint),
+        top_logprobs=tuple((redact(token), lp) for token, lp in completion.top_logprobs),
+    )
     return completion if clean == completion else clean
 
 

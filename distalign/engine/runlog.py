@@ -59,7 +59,7 @@ class RunLog:
         end = os.lseek(self._fd, 0, os.SEEK_END)
         try:
             while data:
-                data = data[os.write(self._fd, data):]
+                data = data[os.write(self._fd, data) :]
         except OSError as e:  # a full disk: take back the part written (whole lines only), keep the lines
             try:
                 os.ftruncate(self._fd, end)

@@ -27,7 +27,7 @@ from distalign.evaluation.human import human_rows
 from distalign.evaluation.paper import PaperSemantics
 from distalign.evaluation.tally import SKIP, Tally
 from distalign.files import DataError
-from distalign.metrics import DEFAULT_METRIC, get_metric
+from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
 from distalign.names import steering_of
 from distalign.results import ResultKey, read_results, scan, scan_na
 from distalign.types import TVRow
@@ -58,9 +58,16 @@ class Evaluation:
     metric: str = DEFAULT_METRIC
 
 
-def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed", seed: int = 0,
-             human: bool = True, strict: bool = False, check_parsers: bool = False,
-             metric: str = DEFAULT_METRIC) -> Evaluation:
+def evaluate(
+    results_dir: Path | str,
+    data_dir: Path | str,
+    mode: str = "fixed",
+    seed: int = 0,
+    human: bool = True,
+    strict: bool = False,
+    check_parsers: bool = False,
+    metric: str = DEFAULT_METRIC,
+) -> Evaluation:
     """Evaluate every result file under ``results_dir`` against the data under ``data_dir``.
 
     Args:
@@ -76,13 +83,7 @@ def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed",
     Raises:
         ValueError: an unknown mode or metric, or a metric other than TV in paper mode.
     """
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
-    scorer = get_metric(metric)
-    if mode == "paper" and metric != DEFAULT_METRIC:
-        raise ValueError(f"paper mode scores by {DEFAULT_METRIC} only (the original's metric); use --mode fixed "
-                         f"for --metric {metric}")
-    ctx = Context(Path(data_dir), seed, check_parsers=check_parsers, metric=scorer)
+    ctx = Context(Path(data_dir), seed, check_parsers=check_parsers, metric=_checked_metric(mode, metric))
     semantics = MODES[mode](ctx)
     rows: list[TVRow] = []
     for key, path in scan(results_dir):
@@ -91,6 +92,19 @@ def evaluate(results_dir: Path | str, data_dir: Path | str, mode: str = "fixed",
     if human:
         rows += human_rows(mode, Path(results_dir), Path(data_dir), ctx)
     return Evaluation(mode, seed, rows, list(scan_na(results_dir)), ctx.tally, metric)
+
+
+def _checked_metric(mode: str, metric: str) -> Metric:
+    """The metric called ``metric``, once ``mode`` is known to exist and to accept it."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; valid: {', '.join(MODES)}")
+    scorer = get_metric(metric)
+    if mode == "paper" and metric != DEFAULT_METRIC:
+        raise ValueError(
+            f"paper mode scores by {DEFAULT_METRIC} only (the original's metric); use --mode fixed "
+            f"for --metric {metric}"
+        )
+    return scorer
 
 
 def _file_rows(semantics: Semantics, key: ResultKey, path: Path, strict: bool) -> list[TVRow]:

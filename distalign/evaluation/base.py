@@ -147,13 +147,31 @@ def scored_tvs(preds: Sequence[Sequence[float]], truths: Sequence[Sequence[float
     return [float(x) for x in tv_batch(padded(preds, width), padded(truths, width))]
 
 
-def make_row(key: ResultKey, group: str, demographic: str, tvs: Sequence[float], qids: Sequence[str],
-             n_fail: int = 0, n_skipped: int = 0, wave: str | None = None) -> TVRow:
+def make_row(
+    key: ResultKey,
+    group: str,
+    demographic: str,
+    tvs: Sequence[float],
+    qids: Sequence[str],
+    n_fail: int = 0,
+    n_skipped: int = 0,
+    wave: str | None = None,
+) -> TVRow:
     """One evaluation row; NaN TVs never enter it (callers count them as skips)."""
     keep = [i for i, t in enumerate(tvs) if not math.isnan(t)]
-    return TVRow(key.task, key.model, key.dataset, key.wave if wave is None else wave, group, demographic,
-                 key.output_type, tuple(float(tvs[i]) for i in keep), tuple(qids[i] for i in keep),
-                 n_skipped, n_fail)
+    return TVRow(
+        key.task,
+        key.model,
+        key.dataset,
+        key.wave if wave is None else wave,
+        group,
+        demographic,
+        key.output_type,
+        tuple(float(tvs[i]) for i in keep),
+        tuple(qids[i] for i in keep),
+        n_skipped,
+        n_fail,
+    )
 
 
 def count_nan(ctx: Context, key: ResultKey, tvs: Sequence[float], reason: str) -> int:

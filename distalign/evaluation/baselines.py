@@ -32,8 +32,13 @@ FIXED_KINDS = ("ground_truth", "uniform", "true_mode", "true_least")
 TV = METRICS[DEFAULT_METRIC]
 
 
-def sampling_floor(q: Sequence[float], rng: np.random.Generator, n_draws: int = N_DRAWS,
-                   n_sim: int = N_SIMULATIONS, metric: Metric = TV) -> float:
+def sampling_floor(
+    q: Sequence[float],
+    rng: np.random.Generator,
+    n_draws: int = N_DRAWS,
+    n_sim: int = N_SIMULATIONS,
+    metric: Metric = TV,
+) -> float:
     """Mean ``metric`` (TV) between the proportions of ``n_draws`` answers drawn from ``q`` and ``q`` itself.
 
     >>> sampling_floor([1.0, 0.0], np.random.default_rng(0))  # a certain answer is reproduced exactly
@@ -59,8 +64,9 @@ def uniform_tv(q: Sequence[float], k: int | None = None) -> float:
     return tv_or_nan([1.0 / k] * k, q)
 
 
-def paper_simulated(cells: Sequence[tuple[Sequence[float], Sequence[float]]],
-                    rng: np.random.Generator) -> dict[str, list[float]]:
+def paper_simulated(
+    cells: Sequence[tuple[Sequence[float], Sequence[float]]], rng: np.random.Generator
+) -> dict[str, list[float]]:
     """The original's four references for one demographic's file: cells are (GPT-3.5 Seq vector, expected).
 
     Length mismatches give NaN (dropped later); the ground-truth loop stops at the first expected vector
@@ -85,8 +91,9 @@ def paper_simulated(cells: Sequence[tuple[Sequence[float], Sequence[float]]],
     return out
 
 
-def truth_simulated(truths: Sequence[Sequence[float]], rng: np.random.Generator,
-                    metric: Metric = TV) -> dict[str, list[float]]:
+def truth_simulated(
+    truths: Sequence[Sequence[float]], rng: np.random.Generator, metric: Metric = TV
+) -> dict[str, list[float]]:
     """The fixed-mode references, from the ground-truth distributions alone, scored by ``metric``.
 
     >>> out = truth_simulated([[0.75, 0.25]], np.random.default_rng(0))

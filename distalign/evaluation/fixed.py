@@ -126,8 +126,16 @@ class FixedSemantics(Semantics):
             return None
         return item
 
-    def _score(self, key: ResultKey, cells: _Cells, qid: str, shown: list[str], pred: list[float] | None,
-               reason: str, item: SurveyItem) -> None:
+    def _score(
+        self,
+        key: ResultKey,
+        cells: _Cells,
+        qid: str,
+        shown: list[str],
+        pred: list[float] | None,
+        reason: str,
+        item: SurveyItem,
+    ) -> None:
         if pred is None:
             cells.n_fail += 1
             self.ctx.tally.add(PARSE_FAILURE, key, reason or "parse failed")
@@ -169,8 +177,11 @@ class FixedSemantics(Semantics):
             for group, dem in ds.demographics():
                 items = [self.ctx.item(dataset, q, group, dem) for q in ds.question_ids()]
                 items = [it for it in items if it.truth is not None]
-                sims = truth_simulated([it.truth.probs for it in items if it.truth],
-                                       child_rng(self.ctx.seed, f"simulated|{dataset}|{group}|{dem}"), self.ctx.metric)
+                sims = truth_simulated(
+                    [it.truth.probs for it in items if it.truth],
+                    child_rng(self.ctx.seed, f"simulated|{dataset}|{group}|{dem}"),
+                    self.ctx.metric,
+                )
                 for kind in FIXED_KINDS:
                     key = ResultKey(dataset, kind, "simulated", "truth", group, dem)
                     rows.append(make_row(key, group, dem, sims[kind], [it.qid for it in items]))

@@ -41,13 +41,21 @@ SURVEYS = {  # (dataset, task) -> file-name globs, concatenated in this order
     ("opinionqa", "task0"): ("Distributional_Alignment_No_Steering_May 21*.csv",),
     ("opinionqa", "task1"): ("Distributional_Alignment_Persona_Steering_May 21*.csv",),
     ("opinionqa", "task3_easy_hard"): ("Distributional_Alignment_FewShot_Steering_May 21*.csv",),
-    ("nytimes", "task0"): ("Distributional_Alignment_No_Steering - NYT_July 1*.csv",
-                           "Distributional_Alignment_No_Steering - NYT - V2_July 2*.csv"),
+    ("nytimes", "task0"): (
+        "Distributional_Alignment_No_Steering - NYT_July 1*.csv",
+        "Distributional_Alignment_No_Steering - NYT - V2_July 2*.csv",
+    ),
     ("nytimes", "task1"): ("Distributional_Alignment_Persona_Steering - NYT_July 3*.csv",),
     ("nytimes", "task3_easy_hard"): ("Distributional_Alignment_FewShot_Steering - NYT_July 17*.csv",),
 }
-BLOCKS = {("POLPARTY", "Democrat"): "Q_NoSteering", ("POLPARTY", "Republican"): "Q135", ("SEX", "Male"): "Q136",
-          ("SEX", "Female"): "Q137", ("RACE", "Black"): "Q138", ("RACE", "White"): "Q139"}
+BLOCKS = {
+    ("POLPARTY", "Democrat"): "Q_NoSteering",
+    ("POLPARTY", "Republican"): "Q135",
+    ("SEX", "Male"): "Q136",
+    ("SEX", "Female"): "Q137",
+    ("RACE", "Black"): "Q138",
+    ("RACE", "White"): "Q139",
+}
 _FIELD = re.compile(r"^(\d+)_(Q_NoSteering|Q\d+)_(\d+)$")
 _EXPECTED_FILE = "opinionqa/express_distribution/gpt-3.5-turbo-0125/task0/{wave}/NONE/Democrat.json"
 
@@ -59,8 +67,9 @@ def read_survey(paths: list[Path]) -> pd.DataFrame:
         head = read_annotation_csv(path, nrows=2, dtype=str, usecols=lambda c: str(c).startswith("1_"))
         if len(head) < 2 or not head.iloc[1].astype(str).str.contains("ImportId").any():
             raise DataError(f"{path}: expected 2 Qualtrics header rows (question text, ImportId) below the header")
-        fields = read_annotation_csv(path, usecols=lambda c: bool(_FIELD.match(str(c))), skiprows=[1, 2],
-                                     low_memory=False)
+        fields = read_annotation_csv(
+            path, usecols=lambda c: bool(_FIELD.match(str(c))), skiprows=[1, 2], low_memory=False
+        )
         frames.append(fields)
     return pd.concat(frames, ignore_index=True)
 
@@ -145,8 +154,9 @@ def _survey_tvs(mode: str, df: pd.DataFrame, dataset: str, task: str, results_di
     return out
 
 
-def _score(mode: str, est: list[float], ctx: Context, dataset: str, qid: str, group: str, dem: str,
-           stored: dict[str, dict]) -> float | None:
+def _score(
+    mode: str, est: list[float], ctx: Context, dataset: str, qid: str, group: str, dem: str, stored: dict[str, dict]
+) -> float | None:
     item = ctx.item(dataset, qid, group, dem)
     if mode == "paper":
         rec = stored.get(qid)
@@ -166,4 +176,3 @@ def _stored_expected(results_dir: Path) -> dict[str, dict]:
     """The OQA task0 records whose stored expected vectors the original human baseline used."""
     path = results_dir / _EXPECTED_FILE.format(wave=OQA_WAVE)
     return read_results(path) if path.exists() else {}
-

@@ -40,15 +40,21 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))) + " |"
+        return (
+            "| "
+            + " | ".join(
+                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            )
+            + " |"
+        )
 
     rule = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":" for i, w in enumerate(widths)) + "|"
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
 def cell(row: pd.Series) -> str:
-    """"mean ± error", "n/a" (reason listed under the table), or the row's note when it has no score.
+    """The cell of a score: "mean ± error", "n/a" (reason listed under the table), or the row's note if no score.
 
     >>> cell(pd.Series({"Alignment Mean": 0.22904, "Alignment Error": 0.00561, "note": ""}))
     '0.2290 ± 0.0056'
@@ -62,7 +68,7 @@ def cell(row: pd.Series) -> str:
 
 
 def coverage(row: pd.Series) -> str:
-    """"N · parse-failure rate" of a leaderboard row.
+    """The coverage cell of a leaderboard row: "N · parse-failure rate".
 
     >>> coverage(pd.Series({"N": 2740, "parse_fail_rate": 0.0125}))
     '2,740 · 1.2%'
@@ -98,8 +104,9 @@ def _not_applicable(head: pd.DataFrame) -> list[str]:
 
 def _references(head: pd.DataFrame, metric: Metric) -> str:
     sim = head[head["Model Name"] == "simulated"]
-    rows = [[REFERENCE_LABELS.get(r["Task Type"], r["Task Type"]), cell(r), f"{int(r['N']):,}"]
-            for _, r in sim.iterrows()]
+    rows = [
+        [REFERENCE_LABELS.get(r["Task Type"], r["Task Type"]), cell(r), f"{int(r['N']):,}"] for _, r in sim.iterrows()
+    ]
     return table(["Reference", metric.label, "N"], rows)
 
 
@@ -109,8 +116,10 @@ def _humans(allb: pd.DataFrame) -> str:
     rows = []
     for task in dict.fromkeys(human.loc[human["Dataset"] != "both", "Task Type"]):
         label = STEERING_LABELS.get(steering_of(task), task)
-        cells = [cell(r.iloc[0]) if len(r := human[(human["Dataset"] == d) & (human["Task Type"] == task)]) else "–"
-                 for d in datasets]
+        cells = [
+            cell(r.iloc[0]) if len(r := human[(human["Dataset"] == d) & (human["Task Type"] == task)]) else "–"
+            for d in datasets
+        ]
         rows.append([label, *cells, ""])
     both = human[human["Dataset"] == "both"]
     if len(both):
@@ -136,8 +145,10 @@ def _metric_text(metric: Metric) -> tuple[str, str, str]:
     caption = f"{metric.description} to the human distribution ({metric.label} {metric.arrow}, {metric.direction})"
     notes = "K2S = Seq/V − 1." if not metric.higher_is_better else "K2S: not defined for a higher-is-better metric."
     if metric.ordinal:
-        notes += (f" {metric.label} reads the options as an ordered scale: meaningful for NYT's Likert ratings, only "
-                  "indicative for OpinionQA (alphabetical options) and GlobalOpinionQA (source order).")
+        notes += (
+            f" {metric.label} reads the options as an ordered scale: meaningful for NYT's Likert ratings, only "
+            "indicative for OpinionQA (alphabetical options) and GlobalOpinionQA (source order)."
+        )
     return f" · metric **{metric.name}**", caption, notes
 
 
@@ -158,17 +169,32 @@ def markdown(ev: Evaluation, n_boot: int, head: pd.DataFrame, allb: pd.DataFrame
     metric = get_metric(ev.metric)
     mention, caption, notes = _metric_text(metric)
     parts = [
-        "# Distributional alignment leaderboard", "",
-        f"Mode: **{ev.mode}**{mention} · seed {ev.seed} · {n_boot} bootstrap resamples.", "",
+        "# Distributional alignment leaderboard",
+        "",
+        f"Mode: **{ev.mode}**{mention} · seed {ev.seed} · {n_boot} bootstrap resamples.",
+        "",
         f"{caption}, {tasks} steering pooled, {weighting()}; mean ± half-width of the 95% percentile bootstrap "
         "interval. "
-        f"{notes} `*`: see the note column of the CSV.", "",
-        table(*_grid(head, gap, "score")), "", *_not_applicable(head), *([""] if _not_applicable(head) else []),
+        f"{notes} `*`: see the note column of the CSV.",
+        "",
+        table(*_grid(head, gap, "score")),
+        "",
+        *_not_applicable(head),
+        *([""] if _not_applicable(head) else []),
         "N scored cells (questions × demographics) · parse-failure rate"
-        + (" (fixed mode: failures scored as uniform)" if ev.mode == "fixed" else
-           " (paper mode: all-zero vectors, the original parsers' silent failures)") + ":", "",
-        table(*_grid(head, gap, "coverage")), "",
-        "Simulated references:", "", _references(head, metric), "",
+        + (
+            " (fixed mode: failures scored as uniform)"
+            if ev.mode == "fixed"
+            else " (paper mode: all-zero vectors, the original parsers' silent failures)"
+        )
+        + ":",
+        "",
+        table(*_grid(head, gap, "coverage")),
+        "",
+        "Simulated references:",
+        "",
+        _references(head, metric),
+        "",
     ]
     if ((allb["Model Name"] == "human") & (allb["Dataset"] != "both")).any():
         parts += ["Humans (Prolific annotators estimating a group's distribution):", "", _humans(allb), ""]

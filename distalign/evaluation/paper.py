@@ -79,6 +79,7 @@ class PaperSemantics(Semantics):
     # --- rows -------------------------------------------------------------------------------------------
     def file_rows(self, key: ResultKey, records: Records) -> list[TVRow]:
         """One row: stored prediction vs stored ``expected_results``."""
+
         def expected(qid: str, rec: dict[str, Any], pred: list[float], loc: str) -> list[float] | None:
             return vector(rec, "expected_results", loc)
 
@@ -118,8 +119,9 @@ class PaperSemantics(Semantics):
         self._simulate(key, group, dem, preds, exps)
         return make_row(key, group, dem, tvs, qids, n_fail=silent)
 
-    def _cells(self, key: ResultKey, records: Records,
-               expected: ExpectedFn) -> tuple[list[list[float]], list[list[float]], list[str]]:
+    def _cells(
+        self, key: ResultKey, records: Records, expected: ExpectedFn
+    ) -> tuple[list[list[float]], list[list[float]], list[str]]:
         preds, exps, qids = [], [], []
         for qid, rec in records.items():
             loc = where(key, qid)
@@ -138,8 +140,9 @@ class PaperSemantics(Semantics):
         return preds, exps, qids
 
     # --- simulated rows ---------------------------------------------------------------------------------
-    def _simulate(self, key: ResultKey, group: str, dem: str, preds: list[list[float]],
-                  exps: list[list[float]]) -> None:
+    def _simulate(
+        self, key: ResultKey, group: str, dem: str, preds: list[list[float]], exps: list[list[float]]
+    ) -> None:
         if (key.model, key.output_type, key.task) != (SIM_MODEL, SIM_METHOD, SIM_TASK.get(key.dataset)):
             return
         rng = child_rng(self.ctx.seed, f"simulated|{key.dataset}|{group}|{dem}")

@@ -35,8 +35,11 @@ class Tally:
         """Count ``n`` occurrences of ``reason`` for the file ``key`` (``None``: not tied to a result file)."""
         if n <= 0:
             return
-        where = ("", "", "", "", "", "") if key is None else (
-            key.dataset, key.output_type, key.model, key.task, key.group, key.demographic)
+        where = (
+            ("", "", "", "", "", "")
+            if key is None
+            else (key.dataset, key.output_type, key.model, key.task, key.group, key.demographic)
+        )
         self.counts[(kind, *where, reason)] += n
 
     def total(self, kind: str, reason_prefix: str = "") -> int:

@@ -24,13 +24,16 @@ from distalign.expression.verbalize import Verbalize
 
 __all__ = ["METHODS", "ExpressionMethod", "MethodConfig", "get_method"]
 
-METHODS: dict[str, ExpressionMethod] = {m.output_type: m for m in (
-    Logprobs(),
-    Sequence(),
-    Verbalize(),
-    Samples(),
-    OptionLikelihood(),
-)}
+METHODS: dict[str, ExpressionMethod] = {
+    m.output_type: m
+    for m in (
+        Logprobs(),
+        Sequence(),
+        Verbalize(),
+        Samples(),
+        OptionLikelihood(),
+    )
+}
 
 
 def get_method(output_type: str) -> ExpressionMethod:

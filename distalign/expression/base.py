@@ -93,8 +93,15 @@ class ExpressionMethod(ABC):
         """Why a backend with ``caps`` cannot run this method (``None`` when it can)."""
 
     @abstractmethod
-    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
-                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+    def requests(
+        self,
+        item: SurveyItem,
+        messages: tuple[Message, ...],
+        cfg: MethodConfig,
+        *,
+        caps: Capabilities | None = None,
+        task: str = "",
+    ) -> list[Request]:
         """The requests for one prompt (several for independent samples).
 
         Args:
@@ -122,11 +129,26 @@ class FreeTextMethod(ExpressionMethod):
         """Any text-generating backend will do."""
         return None
 
-    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
-                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+    def requests(
+        self,
+        item: SurveyItem,
+        messages: tuple[Message, ...],
+        cfg: MethodConfig,
+        *,
+        caps: Capabilities | None = None,
+        task: str = "",
+    ) -> list[Request]:
         """One free-text request at the run's temperature and token budget."""
-        return [Request(messages, max_tokens=cfg.max_tokens, temperature=temperature_for(cfg, caps),
-                        stop=STOP_SEQUENCES, seed=seed_for(cfg, caps), meta=request_meta(item, self.output_type, task))]
+        return [
+            Request(
+                messages,
+                max_tokens=cfg.max_tokens,
+                temperature=temperature_for(cfg, caps),
+                stop=STOP_SEQUENCES,
+                seed=seed_for(cfg, caps),
+                meta=request_meta(item, self.output_type, task),
+            )
+        ]
 
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         """The parser's reading of the one reply (a wrong completion count is a failure)."""
@@ -147,8 +169,10 @@ def random_person(audience: Audience | None) -> str:
 
 def one_answer_sentence(audience: Audience | None, target: str) -> str:
     """The task sentence of the single-answer methods (one letter, as one respondent)."""
-    return (f"Answer {target} as {random_person(audience)} would: reply with the letter of that person's answer, "
-            "and nothing else.")
+    return (
+        f"Answer {target} as {random_person(audience)} would: reply with the letter of that person's answer, "
+        "and nothing else."
+    )
 
 
 def one_draw(item: SurveyItem, rng: np.random.Generator) -> int:
@@ -190,8 +214,13 @@ def request_meta(item: SurveyItem, output_type: str, task: str = "") -> tuple[tu
     >>> dict(request_meta(SurveyItem("nytimes", "B", "B", ("x",), "SEX", "Male", "Male"), "sequence"))["qid"]
     'B'
     """
-    meta = [("dataset", item.dataset), ("qid", item.qid), ("group", item.group),
-            ("demographic", item.demographic), ("output_type", output_type)]
+    meta = [
+        ("dataset", item.dataset),
+        ("qid", item.qid),
+        ("group", item.group),
+        ("demographic", item.demographic),
+        ("output_type", output_type),
+    ]
     if task:
         meta.append(("task", task))
     if item.truth is not None:

@@ -54,13 +54,29 @@ class Logprobs(ExpressionMethod):
             return "the model returns log-probabilities without alternative tokens (top_logprobs)"
         return None
 
-    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
-                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+    def requests(
+        self,
+        item: SurveyItem,
+        messages: tuple[Message, ...],
+        cfg: MethodConfig,
+        *,
+        caps: Capabilities | None = None,
+        task: str = "",
+    ) -> list[Request]:
         """One single-letter request with the first token's alternatives."""
         top = cfg.top_logprobs if caps is None else min(cfg.top_logprobs, caps.max_top_logprobs)
         meta = request_meta(item, self.output_type, task)
-        return [Request(messages, max_tokens=MAX_TOKENS, temperature=temperature_for(cfg, caps), top_logprobs=top,
-                        letters=item.letters, seed=seed_for(cfg, caps), meta=meta)]
+        return [
+            Request(
+                messages,
+                max_tokens=MAX_TOKENS,
+                temperature=temperature_for(cfg, caps),
+                top_logprobs=top,
+                letters=item.letters,
+                seed=seed_for(cfg, caps),
+                meta=meta,
+            )
+        ]
 
     def record_extra(self, item: SurveyItem, completions: list[Completion]) -> dict[str, Any]:
         """The sampled first token as a one-hot vector (the original's ``actual_results_sampled``), if a letter."""

@@ -32,8 +32,10 @@ class OptionLikelihood(ExpressionMethod):
 
     def task_sentence(self, audience: Audience | None, target: str) -> str:
         """The chosen option's text, as one randomly chosen respondent."""
-        return (f"Answer {target} as {random_person(audience)} would: reply with the full text of that person's "
-                "chosen option, without its letter, and nothing else.")
+        return (
+            f"Answer {target} as {random_person(audience)} would: reply with the full text of that person's "
+            "chosen option, without its letter, and nothing else."
+        )
 
     def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
         """The text of one option drawn from the truth."""
@@ -45,12 +47,26 @@ class OptionLikelihood(ExpressionMethod):
             return "the model cannot score given answer texts (option_likelihood needs a local model)"
         return None
 
-    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
-                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+    def requests(
+        self,
+        item: SurveyItem,
+        messages: tuple[Message, ...],
+        cfg: MethodConfig,
+        *,
+        caps: Capabilities | None = None,
+        task: str = "",
+    ) -> list[Request]:
         """One scoring request over the option texts (stripped, as the prompt shows them)."""
-        return [Request(messages, max_tokens=1, temperature=None, letters=item.letters,
-                        continuations=tuple(o.strip() for o in item.options),
-                        meta=request_meta(item, self.output_type, task))]
+        return [
+            Request(
+                messages,
+                max_tokens=1,
+                temperature=None,
+                letters=item.letters,
+                continuations=tuple(o.strip() for o in item.options),
+                meta=request_meta(item, self.output_type, task),
+            )
+        ]
 
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         """Softmax of the option scores."""

@@ -49,15 +49,32 @@ class Samples(ExpressionMethod):
         """Any text-generating backend will do."""
         return None
 
-    def requests(self, item: SurveyItem, messages: tuple[Message, ...], cfg: MethodConfig, *,
-                 caps: Capabilities | None = None, task: str = "") -> list[Request]:
+    def requests(
+        self,
+        item: SurveyItem,
+        messages: tuple[Message, ...],
+        cfg: MethodConfig,
+        *,
+        caps: Capabilities | None = None,
+        task: str = "",
+    ) -> list[Request]:
         """``cfg.n_samples`` identical prompts that differ in ``sample_index`` (and seed)."""
         if cfg.n_samples < 1:
             raise ValueError(f"independent_samples needs n_samples >= 1, got {cfg.n_samples}")
         meta = request_meta(item, self.output_type, task)
         temperature = temperature_for(cfg, caps)
-        return [Request(messages, max_tokens=MAX_TOKENS, temperature=temperature, stop=STOP_SEQUENCES,
-                        seed=seed_for(cfg, caps, i), sample_index=i, meta=meta) for i in range(cfg.n_samples)]
+        return [
+            Request(
+                messages,
+                max_tokens=MAX_TOKENS,
+                temperature=temperature,
+                stop=STOP_SEQUENCES,
+                seed=seed_for(cfg, caps, i),
+                sample_index=i,
+                meta=meta,
+            )
+            for i in range(cfg.n_samples)
+        ]
 
     def parse(self, item: SurveyItem, completions: list[Completion]) -> Parsed:
         """Frequencies of the samples' answer letters."""

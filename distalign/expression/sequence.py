@@ -29,8 +29,10 @@ class Sequence(FreeTextMethod):
 
     def task_sentence(self, audience: Audience | None, target: str) -> str:
         """Simulate 30 respondents: their letters, space-separated."""
-        return (f"Imagine that {N} randomly chosen {people(audience)} answer {target}. Reply with their {N} answers: "
-                f"{N} option letters separated by spaces, one letter per person, and nothing else.")
+        return (
+            f"Imagine that {N} randomly chosen {people(audience)} answer {target}. Reply with their {N} answers: "
+            f"{N} option letters separated by spaces, one letter per person, and nothing else."
+        )
 
     def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
         """30 letters drawn from the truth."""

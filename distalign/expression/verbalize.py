@@ -30,9 +30,11 @@ class Verbalize(FreeTextMethod):
 
     def task_sentence(self, audience: Audience | None, target: str) -> str:
         """Estimate the group's distribution as a JSON object of whole percentages."""
-        return (f"Estimate how {people(audience)} would answer {target}: reply with a JSON object that maps each "
-                "option letter to the percentage of them who would choose that option. Use whole numbers that add "
-                "up to 100, and write nothing else.")
+        return (
+            f"Estimate how {people(audience)} would answer {target}: reply with a JSON object that maps each "
+            "option letter to the percentage of them who would choose that option. Use whole numbers that add "
+            "up to 100, and write nothing else."
+        )
 
     def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
         """The true distribution as JSON percentages (not sampled)."""

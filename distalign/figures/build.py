@@ -1,8 +1,8 @@
 """The figure registry: name -> (one-line description, builder from the results folder to a Figure).
 
 A builder reads its inputs through :mod:`distalign.figures.data` and draws with
-:mod:`distalign.figures.plots`; :func:`build_all` saves every figure it can as PNG and PDF and reports the
-ones whose inputs are missing instead of failing.
+:mod:`distalign.figures.plots` (the NYT figures with :mod:`distalign.figures.plots_nyt`); :func:`build_all`
+saves every figure it can as PNG and PDF and reports the ones whose inputs are missing instead of failing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ matplotlib.use("Agg")  # headless; must precede any pyplot import elsewhere
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from distalign.figures import data, plots  # noqa: E402
+from distalign.figures import data, plots, plots_nyt  # noqa: E402
 from distalign.figures.style import style  # noqa: E402
 
 LEADERBOARD = "leaderboard_distrib_alignment.csv"
@@ -66,11 +66,11 @@ def _humans(i: Inputs) -> Figure:
 
 
 def _stereotyping(i: Inputs) -> Figure:
-    return plots.plot_stereotyping(data.stereotype_table(i.results_dir, i.data_dir, seed=i.seed))
+    return plots_nyt.plot_stereotyping(data.stereotype_table(i.results_dir, i.data_dir, seed=i.seed))
 
 
 def _books(i: Inputs) -> Figure:
-    return plots.plot_partisan_books(data.book_gaps(i.data_dir, seed=i.seed))
+    return plots_nyt.plot_partisan_books(data.book_gaps(i.data_dir, seed=i.seed))
 
 
 def _calibration(i: Inputs) -> Figure:
@@ -79,20 +79,26 @@ def _calibration(i: Inputs) -> Figure:
 
 
 FIGURES: dict[str, tuple[str, Callable[[Inputs], Figure]]] = {
-    "leaderboard": ("models × expression methods, mean TV with bootstrap errors and simulated references",
-                    _leaderboard),
+    "leaderboard": (
+        "models × expression methods, mean TV with bootstrap errors and simulated references",
+        _leaderboard,
+    ),
     "k2s_gap": ("knowledge-to-simulation gap per model: V vs Seq vs Log-p", _k2s),
     "breakdown": ("mean TV per dataset × steering method (incl. no steering), one heatmap per method", _breakdown),
     "humans_vs_llms": ("humans vs LLMs (V) on OpinionQA + NYT by steering method (Table 2)", _humans),
-    "nyt_stereotyping": ("NYT: mean Likert distribution per party, truth vs human vs model estimates",
-                         _stereotyping),
+    "nyt_stereotyping": ("NYT: mean Likert distribution per party, truth vs human vs model estimates", _stereotyping),
     "nyt_partisan_books": ("NYT: books with the largest Republican − Democrat rating gaps", _books),
     "calibration": ("calibration curves of raw vs temperature-scaled log-probs per model", _calibration),
 }
 
 
-def build(name: str, results_dir: Path | str = "results", data_dir: Path | str = ".", seed: int = 0,
-          eval_dir: Path | str | None = None) -> Figure:
+def build(
+    name: str,
+    results_dir: Path | str = "results",
+    data_dir: Path | str = ".",
+    seed: int = 0,
+    eval_dir: Path | str | None = None,
+) -> Figure:
     """Build one figure by name (raises :class:`~distalign.figures.data.MissingInput` if an input is absent)."""
     if name not in FIGURES:
         raise ValueError(f"unknown figure {name!r}; valid: {', '.join(FIGURES)}")
@@ -114,8 +120,15 @@ def save(fig: Figure, out_dir: Path | str, name: str, formats: tuple[str, ...] =
     return paths
 
 
-def render(name: str, results_dir: Path | str, out_dir: Path | str, data_dir: Path | str = ".", seed: int = 0,
-           eval_dir: Path | str | None = None, log: Callable[[str], None] = print) -> list[Path]:
+def render(
+    name: str,
+    results_dir: Path | str,
+    out_dir: Path | str,
+    data_dir: Path | str = ".",
+    seed: int = 0,
+    eval_dir: Path | str | None = None,
+    log: Callable[[str], None] = print,
+) -> list[Path]:
     """Build and save one figure; returns its paths, or ``[]`` after logging why its input is missing."""
     try:
         fig = build(name, results_dir, data_dir, seed, eval_dir)
@@ -127,16 +140,28 @@ def render(name: str, results_dir: Path | str, out_dir: Path | str, data_dir: Pa
     return paths
 
 
-def build_all(results_dir: Path | str, out_dir: Path | str, data_dir: Path | str = ".", seed: int = 0,
-              names: list[str] | None = None, log: Callable[[str], None] = print,
-              eval_dir: Path | str | None = None) -> dict[str, list[Path]]:
+def build_all(
+    results_dir: Path | str,
+    out_dir: Path | str,
+    data_dir: Path | str = ".",
+    seed: int = 0,
+    names: list[str] | None = None,
+    log: Callable[[str], None] = print,
+    eval_dir: Path | str | None = None,
+) -> dict[str, list[Path]]:
     """Build and save every figure (or ``names``); a figure with a missing input is skipped with a note."""
     saved = {name: render(name, results_dir, out_dir, data_dir, seed, eval_dir, log) for name in names or FIGURES}
     return {name: paths for name, paths in saved.items() if paths}
 
 
-def ensure_evaluation(results_dir: Path | str, data_dir: Path | str, eval_dir: Path | str | None = None,
-                      mode: str = "paper", seed: int = 0, log: Callable[[str], None] = print) -> bool:
+def ensure_evaluation(
+    results_dir: Path | str,
+    data_dir: Path | str,
+    eval_dir: Path | str | None = None,
+    mode: str = "paper",
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+) -> bool:
     """Run the evaluator (``lm_steering_eval.py``) when an evaluation CSV is missing from ``eval_dir``.
 
     Returns whether every CSV is there afterwards; without the evaluator it logs a note and returns False
@@ -150,8 +175,21 @@ def ensure_evaluation(results_dir: Path | str, data_dir: Path | str, eval_dir: P
         log(f"no evaluation CSVs in {eval_dir} and no evaluator at {script}: the leaderboard figures are skipped")
         return False
     log(f"evaluating {results_dir} ({mode} mode) -> {eval_dir}")
-    cmd = [sys.executable, str(script), "--results_dir", str(results_dir), "--data_dir", str(data_dir),
-           "--output_dir", str(eval_dir), "--mode", mode, "--seed", str(seed), "--quiet"]
+    cmd = [
+        sys.executable,
+        str(script),
+        "--results_dir",
+        str(results_dir),
+        "--data_dir",
+        str(data_dir),
+        "--output_dir",
+        str(eval_dir),
+        "--mode",
+        mode,
+        "--seed",
+        str(seed),
+        "--quiet",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         log(f"the evaluator failed ({done.returncode}): {done.stderr.strip()[-500:]}")

@@ -27,7 +27,6 @@ N_BOOT = 1000
 LIKERT = (1, 2, 3, 4)
 
 
-
 class MissingInput(DataError):
     """An input file of a figure is absent; the message names it and how to produce it."""
 
@@ -57,12 +56,17 @@ def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
     """
     names = [split_model_method(str(n)) for n in _col(board, "Model Name", "Model")]
     task = _col(board, "Task Type", "Task").astype(str)
-    out = pd.DataFrame({
-        "model": [m for m, _ in names], "method": [k for _, k in names],
-        "dataset": [dataset_key(d) for d in _col(board, "Dataset").astype(str)],
-        "task": task.to_numpy(), "steering": [steering_key(t) for t in task],
-        "mean": pd.to_numeric(_col(board, "Alignment Mean", "Mean", "TV"), errors="coerce").to_numpy(),
-        "error": pd.to_numeric(_col(board, "Alignment Error", "Error"), errors="coerce").to_numpy()})
+    out = pd.DataFrame(
+        {
+            "model": [m for m, _ in names],
+            "method": [k for _, k in names],
+            "dataset": [dataset_key(d) for d in _col(board, "Dataset").astype(str)],
+            "task": task.to_numpy(),
+            "steering": [steering_key(t) for t in task],
+            "mean": pd.to_numeric(_col(board, "Alignment Mean", "Mean", "TV"), errors="coerce").to_numpy(),
+            "error": pd.to_numeric(_col(board, "Alignment Error", "Error"), errors="coerce").to_numpy(),
+        }
+    )
     sim = out["model"].str.lower().eq("simulated")
     out.loc[sim & out["method"].eq(""), "method"] = out.loc[sim & out["method"].eq(""), "task"]
     out["kind"] = np.where(sim, "simulated", np.where(out["model"].str.lower().eq("human"), "human", "model"))
@@ -79,17 +83,26 @@ def k2s_table(k2s: pd.DataFrame) -> pd.DataFrame:
 def eval_pools(evaluation: pd.DataFrame) -> pd.DataFrame:
     """Per-(model, method, dataset, steering) pools of per-question TVs from the evaluation CSV."""
     tvs = [json.loads(s) if isinstance(s, str) else [] for s in _col(evaluation, "all_tvs")]
-    df = pd.DataFrame({"model": _col(evaluation, "Model").astype(str).to_numpy(),
-                       "method": [method_label(str(m)) for m in _col(evaluation, "Output Type")],
-                       "dataset": [dataset_key(d) for d in _col(evaluation, "Dataset").astype(str)],
-                       "steering": [steering_key(t) for t in _col(evaluation, "Task Type").astype(str)],
-                       "tvs": tvs})
+    df = pd.DataFrame(
+        {
+            "model": _col(evaluation, "Model").astype(str).to_numpy(),
+            "method": [method_label(str(m)) for m in _col(evaluation, "Output Type")],
+            "dataset": [dataset_key(d) for d in _col(evaluation, "Dataset").astype(str)],
+            "steering": [steering_key(t) for t in _col(evaluation, "Task Type").astype(str)],
+            "tvs": tvs,
+        }
+    )
     df = df[df["model"].str.lower() != "simulated"]
     return df.groupby(["model", "method", "dataset", "steering"], sort=False)["tvs"].sum().reset_index()
 
 
-def humans_vs_llms(evaluation: pd.DataFrame, method: str = "V", datasets: Sequence[str] = ("opinionqa", "nytimes"),
-                   seed: int = 0, n_boot: int = N_BOOT) -> pd.DataFrame:
+def humans_vs_llms(
+    evaluation: pd.DataFrame,
+    method: str = "V",
+    datasets: Sequence[str] = ("opinionqa", "nytimes"),
+    seed: int = 0,
+    n_boot: int = N_BOOT,
+) -> pd.DataFrame:
     """½·OQA + ½·NYT mean TV with bootstrap error per (model or human, steering): the paper's Table 2.
 
     Models are scored with ``method`` (humans estimated a distribution, so verbalize is the like-for-like
@@ -99,8 +112,9 @@ def humans_vs_llms(evaluation: pd.DataFrame, method: str = "V", datasets: Sequen
     pools = pools[pools["dataset"].isin(datasets) & ((pools["method"] == method) | (pools["model"] == "human"))]
     rows = []
     for (model, steering), part in pools.groupby(["model", "steering"], sort=False):
-        data = {d: np.asarray([v for v in tv if v == v], float)
-                for d, tv in zip(part["dataset"], part["tvs"], strict=True)}
+        data = {
+            d: np.asarray([v for v in tv if v == v], float) for d, tv in zip(part["dataset"], part["tvs"], strict=True)
+        }
         data = {d: x for d, x in data.items() if x.size}
         if set(data) != set(datasets):
             continue
@@ -136,20 +150,25 @@ def verbalized_marginals(results_dir: Path | str, group: str, task: str) -> dict
     """
     out = {}
     for model_dir in sorted((Path(results_dir) / "nytimes" / "express_distribution").glob("*")):
-        path = result_path(results_dir, ResultKey("nytimes", "express_distribution", model_dir.name, task,
-                                                  "POLPARTY", group))
+        path = result_path(
+            results_dir, ResultKey("nytimes", "express_distribution", model_dir.name, task, "POLPARTY", group)
+        )
         if not path.exists():
             continue
-        vecs = [np.array([float(x) for x in rec["avg_actual_results"].values()])
-                for rec in read_results(path).values() if rec.get("avg_actual_results")]
+        vecs = [
+            np.array([float(x) for x in rec["avg_actual_results"].values()])
+            for rec in read_results(path).values()
+            if rec.get("avg_actual_results")
+        ]
         vecs = [v / v.sum() for v in vecs if len(v) == len(LIKERT) and v.sum() > 0]
         if vecs:
             out[model_dir.name] = np.mean(vecs, axis=0)
     return out
 
 
-def stereotype_table(results_dir: Path | str, data_dir: Path | str, groups: Iterable[str] = ("Democrat", "Republican"),
-                     seed: int = 0) -> pd.DataFrame:
+def stereotype_table(
+    results_dir: Path | str, data_dir: Path | str, groups: Iterable[str] = ("Democrat", "Republican"), seed: int = 0
+) -> pd.DataFrame:
     """Mean Likert distribution per group: ground truth, human estimates, and the model average (docs/original.md §8.2).
 
     Columns: group, source (truth/human/model), steering, rating, mean, error, n (books or models).
@@ -167,14 +186,25 @@ def stereotype_table(results_dir: Path | str, data_dir: Path | str, groups: Iter
                 rows += _series(group, "human", steering, np.array(h[f"{key}_avg"]), np.array(h[f"{key}_bs"]), 4)
             models = verbalized_marginals(results_dir, group, "task1" if steering == "persona" else "task3_easy_hard")
             if models:
-                rows += _series(group, "model", steering, *_boot_vectors(np.array(list(models.values())), rng),
-                                len(models))
+                rows += _series(
+                    group, "model", steering, *_boot_vectors(np.array(list(models.values())), rng), len(models)
+                )
     return pd.DataFrame(rows)
 
 
 def _series(group: str, source: str, steering: str, mean: np.ndarray, error: np.ndarray, n: int) -> list[dict]:
-    return [{"group": group, "source": source, "steering": steering, "rating": r, "mean": float(m),
-             "error": float(e), "n": n} for r, m, e in zip(LIKERT, mean, error, strict=True)]
+    return [
+        {
+            "group": group,
+            "source": source,
+            "steering": steering,
+            "rating": r,
+            "mean": float(m),
+            "error": float(e),
+            "n": n,
+        }
+        for r, m, e in zip(LIKERT, mean, error, strict=True)
+    ]
 
 
 def book_gaps(data_dir: Path | str, n_each: int = 4, seed: int = 0, n_boot: int = N_BOOT) -> pd.DataFrame:
@@ -192,8 +222,10 @@ def book_gaps(data_dir: Path | str, n_each: int = 4, seed: int = 0, n_boot: int 
         if set(stats) == {"Democrat", "Republican"}:
             title, _, author = re.sub(r"'S\b", "'s", book).partition(" By ")
             gap = stats["Republican"][0] - stats["Democrat"][0]
-            rows += [{"book": book, "title": title, "author": author, "group": g, "mean": m, "error": e, "gap": gap,
-                      "n": n} for g, (m, e, n) in stats.items()]
+            rows += [
+                {"book": book, "title": title, "author": author, "group": g, "mean": m, "error": e, "gap": gap, "n": n}
+                for g, (m, e, n) in stats.items()
+            ]
     df = pd.DataFrame(rows)
     order = df.drop_duplicates("book").sort_values("gap", ascending=False)["book"].tolist()
     keep = order[:n_each] + order[-n_each:]
@@ -201,8 +233,9 @@ def book_gaps(data_dir: Path | str, n_each: int = 4, seed: int = 0, n_boot: int 
 
 
 # ---- calibration -----------------------------------------------------------------------------------------
-def calibration_pairs(results_dir: Path | str, models: Sequence[str] | None = None,
-                      tasks: Sequence[str] = HEADLINE_TASKS) -> pd.DataFrame:
+def calibration_pairs(
+    results_dir: Path | str, models: Sequence[str] | None = None, tasks: Sequence[str] = HEADLINE_TASKS
+) -> pd.DataFrame:
     """(true option probability, model option probability) pairs of raw and temperature-scaled log-probs.
 
     Pooled over datasets, ``tasks`` and groups; one row per option. Columns: model, variant (Log-p or TS-Log-p),

@@ -2,12 +2,12 @@
 
 Section numbers refer to docs/original.md. No function reads files or draws randomness. Every function works for
 any set of models and methods; a panel without data shows a note instead of failing. Call them inside
-``with style():`` for the house look (the CLI and the notebook do).
+``with style():`` for the house look (the CLI and the notebook do). The NYT figures are in
+:mod:`distalign.figures.plots_nyt`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import cast
 
 import numpy as np
@@ -18,8 +18,6 @@ from matplotlib.image import AxesImage
 
 from distalign.datasets import DATASETS
 from distalign.figures.style import (
-    HUMAN_COLOR,
-    PARTY_COLORS,
     TV_LABEL,
     method_color,
     method_marker,
@@ -31,9 +29,10 @@ from distalign.figures.style import (
 )
 from distalign.names import STEERING_LABELS, TASK_STEERING, dataset_label
 
-REFERENCES = {"ground_truth": ("30-sample floor (simulated)", ":", "#333333"),
-              "uniform": ("uniform distribution", "--", "#777777")}
-LIKERT_NAMES = ("1\nvery unlikely", "2\nsomewhat unlikely", "3\nsomewhat likely", "4\nvery likely")
+REFERENCES = {
+    "ground_truth": ("30-sample floor (simulated)", ":", "#333333"),
+    "uniform": ("uniform distribution", "--", "#777777"),
+}
 
 
 def note(ax: Axes, text: str) -> None:
@@ -65,8 +64,16 @@ def plot_leaderboard(table: pd.DataFrame, title: str = "Distributional alignment
     for j, method in enumerate(methods):
         rows = models_df[models_df["method"] == method].set_index("model").reindex(models)
         x = np.arange(len(models)) + (j - (len(methods) - 1) / 2) * width
-        ax.bar(x, rows["mean"], width, yerr=rows["error"], color=method_color(method), capsize=2,
-               error_kw={"elinewidth": 0.8, "ecolor": "#333333"}, label=method_name(method))
+        ax.bar(
+            x,
+            rows["mean"],
+            width,
+            yerr=rows["error"],
+            color=method_color(method),
+            capsize=2,
+            error_kw={"elinewidth": 0.8, "ecolor": "#333333"},
+            label=method_name(method),
+        )
         for xi in x[rows["mean"].isna().to_numpy()]:
             ax.text(xi, 0.01, "n/a", ha="center", va="bottom", fontsize=7, color="#777777", rotation=90)
     _reference_lines(ax, table[table["kind"] == "simulated"])
@@ -85,8 +92,17 @@ def _reference_lines(ax: Axes, sims: pd.DataFrame) -> None:
             continue
         y = float(row["mean"].iloc[0])
         ax.axhline(y, ls=ls, color=color, lw=1.2, zorder=3)
-        ax.annotate(f"{label}: {y:.3f}", (1.0, y), xycoords=("axes fraction", "data"), xytext=(4, 0),
-                    textcoords="offset points", va="center", fontsize=8, color=color, annotation_clip=False)
+        ax.annotate(
+            f"{label}: {y:.3f}",
+            (1.0, y),
+            xycoords=("axes fraction", "data"),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color=color,
+            annotation_clip=False,
+        )
 
 
 # ---- 2. knowledge-to-simulation gap ---------------------------------------------------------------------
@@ -101,17 +117,20 @@ def plot_k2s_gap(table: pd.DataFrame, k2s: pd.DataFrame | None = None) -> Figure
         return fig
     gaps = dict(zip(k2s["model"], k2s["k2s"], strict=True)) if k2s is not None else {}
     for i, model in enumerate(models):
-        row = df[df["model"] == model].set_index("method")["mean"]
-        if {"V", "Seq"} <= set(row.index):
-            ax.plot([row["V"], row["Seq"]], [i, i], color="#999999", lw=2.5, zorder=1)
-            gap = gaps[model] if model in gaps else (row["Seq"] / row["V"] - 1 if row["V"] > 0 else np.nan)
-            if np.isfinite(gap):
-                ax.annotate(f"K2S {gap:+.0%}", (max(row["V"], row["Seq"]), i), xytext=(6, 5),
-                            textcoords="offset points", fontsize=8, color="#444444")
+        _k2s_segment(ax, i, df[df["model"] == model].set_index("method")["mean"], gaps.get(model))
     for method in methods:
         part = df[df["method"] == method].set_index("model").reindex(models)
-        ax.errorbar(part["mean"], np.arange(len(models)), xerr=part["error"], fmt=method_marker(method), ms=7,
-                    color=method_color(method), label=method_name(method), zorder=3, capsize=2)
+        ax.errorbar(
+            part["mean"],
+            np.arange(len(models)),
+            xerr=part["error"],
+            fmt=method_marker(method),
+            ms=7,
+            color=method_color(method),
+            label=method_name(method),
+            zorder=3,
+            capsize=2,
+        )
     ax.set_yticks(np.arange(len(models)), [model_name(m) for m in models])
     ax.set_ylim(-0.6, len(models) - 0.4)
     ax.set_xlabel(f"mean {TV_LABEL}")
@@ -120,6 +139,23 @@ def plot_k2s_gap(table: pd.DataFrame, k2s: pd.DataFrame | None = None) -> Figure
     ax.set_title("Knowledge-to-simulation gap: describing (V) vs simulating (Seq) vs log-probs")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=min(len(methods), 4))
     return fig
+
+
+def _k2s_segment(ax: Axes, i: int, row: pd.Series, gap: float | None) -> None:
+    """The V→Seq segment of the model on line ``i``, labelled with its K2S gap (computed when not given)."""
+    if {"V", "Seq"} <= set(row.index):
+        ax.plot([row["V"], row["Seq"]], [i, i], color="#999999", lw=2.5, zorder=1)
+        if gap is None:
+            gap = row["Seq"] / row["V"] - 1 if row["V"] > 0 else np.nan
+        if np.isfinite(gap):
+            ax.annotate(
+                f"K2S {gap:+.0%}",
+                (max(row["V"], row["Seq"]), i),
+                xytext=(6, 5),
+                textcoords="offset points",
+                fontsize=8,
+                color="#444444",
+            )
 
 
 # ---- 3. dataset × steering breakdown --------------------------------------------------------------------
@@ -142,10 +178,11 @@ def plot_breakdown(table: pd.DataFrame) -> Figure:
             note(ax, "no per-dataset leaderboard rows")
             continue
         grid = part.pivot_table(index="model", columns=["dataset", "steering"], values="mean").reindex(
-            index=_models(part), columns=pd.MultiIndex.from_tuples(cols))
+            index=_models(part), columns=pd.MultiIndex.from_tuples(cols)
+        )
         image = _heatmap(ax, grid, vmin, vmax)
         ax.set_title(method_name(method), loc="left", pad=20, weight="bold")
-    for ax in axes[len(methods):]:
+    for ax in axes[len(methods) :]:
         ax.set_visible(False)
     if image is not None:
         fig.colorbar(image, ax=list(axes[: len(methods)]), shrink=0.6, aspect=30, label=f"mean {TV_LABEL}")
@@ -162,8 +199,13 @@ def _heatmap(ax: Axes, grid: pd.DataFrame, vmin: float, vmax: float) -> AxesImag
         ax.text(j, i, text, ha="center", va="center", fontsize=7.5, color="white" if v > mid else "black")
     ax.set_yticks(range(len(grid.index)), [model_name(m) for m in grid.index])
     columns = cast(list[tuple[str, str]], grid.columns.to_list())
-    ax.set_xticks(range(len(columns)), [STEERING_LABELS.get(s, s) for _, s in columns], rotation=30, ha="right",
-                  rotation_mode="anchor")
+    ax.set_xticks(
+        range(len(columns)),
+        [STEERING_LABELS.get(s, s) for _, s in columns],
+        rotation=30,
+        ha="right",
+        rotation_mode="anchor",
+    )
     for k, dataset in enumerate(dict.fromkeys(d for d, _ in columns)):
         span = [j for j, (d, _) in enumerate(columns) if d == dataset]
         ax.text(float(np.mean(span)), -0.6, dataset_label(dataset), ha="center", va="bottom", fontsize=9)
@@ -190,8 +232,17 @@ def plot_humans_vs_llms(table: pd.DataFrame, method: str = "V") -> Figure:
     for j, steering in enumerate(steerings):
         rows = table[table["steering"] == steering].set_index("model").reindex(entities)
         x = np.arange(len(entities)) + (j - (len(steerings) - 1) / 2) * width
-        ax.bar(x, rows["mean"], width, yerr=rows["error"], color=steering_color(steering), capsize=2,
-               label=STEERING_LABELS.get(steering, steering), edgecolor="white", error_kw={"elinewidth": 0.8})
+        ax.bar(
+            x,
+            rows["mean"],
+            width,
+            yerr=rows["error"],
+            color=steering_color(steering),
+            capsize=2,
+            label=STEERING_LABELS.get(steering, steering),
+            edgecolor="white",
+            error_kw={"elinewidth": 0.8},
+        )
     labels = [model_name(m) if m == "human" else f"{model_name(m)}\n({method})" for m in entities]
     ax.set_xticks(np.arange(len(entities)), labels)
     if "human" in entities:
@@ -199,75 +250,13 @@ def plot_humans_vs_llms(table: pd.DataFrame, method: str = "V") -> Figure:
         ax.axvline(entities.index("human") + 0.5, color="#BBBBBB", lw=1)
     ax.set_ylabel(f"mean {TV_LABEL}\n(½ OpinionQA + ½ NYT)")
     ax.set_title("Humans vs LLMs at estimating a group's opinion distribution")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=len(steerings),
-               title="steering method", title_fontsize=9)
-    return fig
-
-
-# ---- 5. NYT stereotyping --------------------------------------------------------------------------------
-def plot_stereotyping(table: pd.DataFrame, groups: Sequence[str] = ("Democrat", "Republican")) -> Figure:
-    """Mean Likert distribution per group: ground truth vs human and model-average estimates (persona, few-shot)."""
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
-    axes = fig.subplots(1, len(groups), sharey=True, squeeze=False)[0]
-    for ax, group in zip(axes, groups, strict=True):
-        part = table[table["group"] == group] if not table.empty else table
-        if part.empty:
-            note(ax, f"no data for {group}")
-            continue
-        for (source, steering), s in part.groupby(["source", "steering"], sort=False):
-            ax.errorbar(s["rating"], s["mean"], yerr=s["error"], capsize=3, lw=2 if source == "truth" else 1.6,
-                        **_stereo_style(str(source), str(steering)))
-        ax.set_xticks(range(1, 5), LIKERT_NAMES, fontsize=8)
-        ax.set_xlim(0.7, 4.3)
-        ax.set_title(f"{group}s: how likely to read the book?")
-        ax.set_xlabel("rating")
-    axes[0].set_ylabel("share of ratings (mean over 235 books)")
-    handles, labels = axes[0].get_legend_handles_labels()
-    order = sorted(range(len(labels)), key=lambda k: (not labels[k].startswith("ground"), "LLM" in labels[k]))
-    fig.legend([handles[k] for k in order], [labels[k] for k in order], loc="outside lower center", ncol=len(order))
-    fig.suptitle("NYT books: each party's rating distribution, true vs estimated by humans and by LLMs\n"
-                 "(LLMs: mean over models of the verbalized distributions; error bars: bootstrap 95% half-width)",
-                 fontsize=10)
-    return fig
-
-
-def _stereo_style(source: str, steering: str) -> dict:
-    if source == "truth":
-        return {"color": HUMAN_COLOR, "marker": "o", "label": "ground truth", "zorder": 4}
-    who = "humans" if source == "human" else "LLMs"
-    return {"color": steering_color(steering), "marker": "s" if source == "human" else "^",
-            "ls": "-" if source == "human" else "--", "label": f"{who} · {STEERING_LABELS.get(steering, steering)}"}
-
-
-# ---- 6. NYT partisan books ------------------------------------------------------------------------------
-def plot_partisan_books(table: pd.DataFrame) -> Figure:
-    """Horizontal bars: mean rating of Democrats vs Republicans for the books with the largest gaps."""
-    books = list(dict.fromkeys(table["book"])) if not table.empty else []
-    fig = Figure(figsize=(8, 0.62 * max(len(books), 2) + 1.6), layout="constrained")
-    ax = fig.add_subplot()
-    if not books:
-        note(ax, "no NYT ratings")
-        return fig
-    y = np.arange(len(books))[::-1].astype(float)
-    for k, group in enumerate(("Democrat", "Republican")):
-        rows = table[table["group"] == group].set_index("book").reindex(books)
-        ax.barh(y + (0.2 if k == 0 else -0.2), rows["mean"], 0.4, xerr=rows["error"], color=PARTY_COLORS[group],
-                label=f"{group}s", capsize=2, error_kw={"elinewidth": 0.8})
-    first = table.drop_duplicates("book").set_index("book").reindex(books)
-    ax.set_yticks(y, [f"{t}\n{a}" if a else t for t, a in zip(first["title"], first["author"], strict=True)],
-                  fontsize=8)
-    for yi, gap in zip(y, first["gap"], strict=True):
-        ax.annotate(f"Δ {gap:+.2f}", (4.0, yi), xytext=(6, 0), textcoords="offset points", va="center", fontsize=8,
-                    annotation_clip=False)
-    split = int((first["gap"] > 0).sum())
-    if 0 < split < len(books):
-        ax.axhline(y[split - 1] - 0.5, color="#999999", lw=1)
-    ax.set_xlim(1, 4)
-    ax.set_xlabel("mean rating: how likely to read it (1 = very unlikely, 4 = very likely)")
-    ax.grid(axis="x", color="#E5E5E5")
-    ax.grid(axis="y", visible=False)
-    ax.set_title("NYT books Republicans and Democrats disagree on most (Δ = Rep − Dem)")
-    ax.legend(loc="lower right", ncol=2, frameon=True)
+    fig.legend(
+        *ax.get_legend_handles_labels(),
+        loc="outside lower center",
+        ncol=len(steerings),
+        title="steering method",
+        title_fontsize=9,
+    )
     return fig
 
 
@@ -285,8 +274,9 @@ def plot_calibration(bins: pd.DataFrame, pairs: pd.DataFrame | None = None, max_
             if pairs is not None:
                 pts = pairs[(pairs["model"] == model) & (pairs["variant"] == variant)]
                 pts = pts.iloc[:: max(1, len(pts) // max_points)]
-                ax.scatter(pts["output"], pts["expected"], s=3, alpha=0.08, color=method_color(variant), lw=0,
-                           rasterized=True)
+                ax.scatter(
+                    pts["output"], pts["expected"], s=3, alpha=0.08, color=method_color(variant), lw=0, rasterized=True
+                )
             b = bins[(bins["model"] == model) & (bins["variant"] == variant)]
             ax.plot(b["output"], b["expected"], "o-", color=method_color(variant), label=method_name(variant), ms=5)
         ax.plot([0, 1], [0, 1], ls="--", color="#777777", lw=1, label="perfect calibration")

@@ -16,25 +16,64 @@ import matplotlib as mpl
 from distalign.names import METHOD_DESCRIPTIONS, METHOD_LABELS, MODEL_LABELS, PAPER_MODELS, method_label, model_label
 
 # Okabe & Ito (2008), "Color Universal Design".
-OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
-             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "grey": "#999999"}
-METHOD_COLORS = {"V": OKABE_ITO["blue"], "Seq": OKABE_ITO["orange"], "Log-p": OKABE_ITO["vermillion"],
-                 "TS-Log-p": OKABE_ITO["green"], "TS-Log-p CV": OKABE_ITO["sky"], "Samples": OKABE_ITO["purple"],
-                 "Opt-LL": OKABE_ITO["yellow"]}
-METHOD_MARKERS = {"V": "o", "Seq": "s", "Log-p": "D", "TS-Log-p": "^", "TS-Log-p CV": "<", "Samples": "v",
-                  "Opt-LL": "P"}
-STEERING_COLORS = {"none": "#BBBBBB", "persona": OKABE_ITO["purple"], "context": OKABE_ITO["green"],
-                   "fewshot": OKABE_ITO["sky"]}
+OKABE_ITO = {
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "grey": "#999999",
+}
+METHOD_COLORS = {
+    "V": OKABE_ITO["blue"],
+    "Seq": OKABE_ITO["orange"],
+    "Log-p": OKABE_ITO["vermillion"],
+    "TS-Log-p": OKABE_ITO["green"],
+    "TS-Log-p CV": OKABE_ITO["sky"],
+    "Samples": OKABE_ITO["purple"],
+    "Opt-LL": OKABE_ITO["yellow"],
+}
+METHOD_MARKERS = {
+    "V": "o",
+    "Seq": "s",
+    "Log-p": "D",
+    "TS-Log-p": "^",
+    "TS-Log-p CV": "<",
+    "Samples": "v",
+    "Opt-LL": "P",
+}
+STEERING_COLORS = {
+    "none": "#BBBBBB",
+    "persona": OKABE_ITO["purple"],
+    "context": OKABE_ITO["green"],
+    "fewshot": OKABE_ITO["sky"],
+}
 HUMAN_COLOR = OKABE_ITO["black"]
 PARTY_COLORS = {"Democrat": OKABE_ITO["blue"], "Republican": OKABE_ITO["vermillion"]}
 TV_LABEL = "TV ↓ (lower is better)"
 _EXTRA_COLORS = (OKABE_ITO["yellow"], OKABE_ITO["grey"], OKABE_ITO["black"])
 
 RC: Any = {  # typed Any: matplotlib stubs type rc keys as a Literal union
-      "figure.dpi": 100, "savefig.dpi": 200, "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10,
-      "legend.fontsize": 9, "legend.frameon": False, "axes.spines.top": False, "axes.spines.right": False,
-      "axes.grid": True, "axes.grid.axis": "y", "grid.color": "#E5E5E5", "grid.linewidth": 0.8,
-      "axes.axisbelow": True, "font.family": "DejaVu Sans", "pdf.fonttype": 42}
+    "figure.dpi": 100,
+    "savefig.dpi": 200,
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "axes.grid.axis": "y",
+    "grid.color": "#E5E5E5",
+    "grid.linewidth": 0.8,
+    "axes.axisbelow": True,
+    "font.family": "DejaVu Sans",
+    "pdf.fonttype": 42,
+}
 
 
 def style() -> Any:

@@ -43,7 +43,32 @@ from distalign.generate.report import ModelReport
 from distalign.generate.runner import ModelRun, attempt_timeout, batch_pass, run, run_model
 from distalign.generate.work import NO_TASK0_NOTE, plan_model
 
-__all__ = ["NO_TASK0_NOTE", "TASK0_FILE", "Cell", "ModelReport", "ModelRun",
-           "Plugins", "Preparer", "ResultFile", "RunConfig", "Unit", "attempt_timeout", "batch_pass", "default_plugins",
-           "dry_run", "evaluated", "format_dry_run", "key_values", "load_datasets", "log_record", "method_config",
-           "plan_cells", "plan_model", "record_of", "run", "run_model", "steering_config", "validate"]
+__all__ = [
+    "NO_TASK0_NOTE",
+    "TASK0_FILE",
+    "Cell",
+    "ModelReport",
+    "ModelRun",
+    "Plugins",
+    "Preparer",
+    "ResultFile",
+    "RunConfig",
+    "Unit",
+    "attempt_timeout",
+    "batch_pass",
+    "default_plugins",
+    "dry_run",
+    "evaluated",
+    "format_dry_run",
+    "key_values",
+    "load_datasets",
+    "log_record",
+    "method_config",
+    "plan_cells",
+    "plan_model",
+    "record_of",
+    "run",
+    "run_model",
+    "steering_config",
+    "validate",
+]

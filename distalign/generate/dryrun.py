@@ -37,8 +37,18 @@ def dry_run(cfg: RunConfig, plugins: Plugins | None = None) -> list[dict[str, An
         na = {ot: reason for _, ot, reason in report.not_applicable}
         for ot, (n, tin, tout, skipped) in totals.items():
             usd = estimate_cost(model, tin, tout, caps.priced)
-            rows.append({"model": model, "output_type": ot, "requests": n, "input_tokens": tin,
-                         "output_tokens": tout, "skipped": skipped, "cost": usd, "n/a": na.get(ot, "")})
+            rows.append(
+                {
+                    "model": model,
+                    "output_type": ot,
+                    "requests": n,
+                    "input_tokens": tin,
+                    "output_tokens": tout,
+                    "skipped": skipped,
+                    "cost": usd,
+                    "n/a": na.get(ot, ""),
+                }
+            )
     return rows
 
 
@@ -47,11 +57,15 @@ def format_dry_run(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'model':<34} {'output_type':<22} {'requests':>9} {'input tok':>11} {'output tok':>11}  cost"]
     for r in rows:
         cost_text = f"n/a: {r['n/a']}" if r["n/a"] and not r["requests"] else format_cost(r["cost"])
-        lines.append(f"{r['model']:<34} {r['output_type']:<22} {r['requests']:>9,} {r['input_tokens']:>11,} "
-                     f"{r['output_tokens']:>11,}  {cost_text}")
+        lines.append(
+            f"{r['model']:<34} {r['output_type']:<22} {r['requests']:>9,} {r['input_tokens']:>11,} "
+            f"{r['output_tokens']:>11,}  {cost_text}"
+        )
     costs = [r["cost"] for r in rows if r["requests"]]
     total = None if any(c is None for c in costs) else sum(costs)
-    lines.append(f"total: {sum(r['requests'] for r in rows):,} requests, {sum(r['input_tokens'] for r in rows):,} "
-                 f"input tokens, {sum(r['output_tokens'] for r in rows):,} output tokens (estimated), "
-                 f"{format_cost(total)}; nothing was sent")
+    lines.append(
+        f"total: {sum(r['requests'] for r in rows):,} requests, {sum(r['input_tokens'] for r in rows):,} "
+        f"input tokens, {sum(r['output_tokens'] for r in rows):,} output tokens (estimated), "
+        f"{format_cost(total)}; nothing was sent"
+    )
     return "\n".join(lines)

@@ -106,15 +106,21 @@ def _file_name(ds: SurveyDataset, cfg: RunConfig, plugins: Plugins, task: int, g
 
 def steering_config(cfg: RunConfig, plugins: Plugins, task: int) -> Any:
     """The steering configuration of a task."""
-    return plugins.steering_config(task=task_dir(task, cfg.task3_type), prompts_dir=cfg.prompts_dir, seed=cfg.seed,
-                                   ficticious_group=cfg.ficticious_group, shuffled_labels=cfg.shuffled_labels)
+    return plugins.steering_config(
+        task=task_dir(task, cfg.task3_type),
+        prompts_dir=cfg.prompts_dir,
+        seed=cfg.seed,
+        ficticious_group=cfg.ficticious_group,
+        shuffled_labels=cfg.shuffled_labels,
+    )
 
 
 def method_config(cfg: RunConfig, caps: Capabilities) -> MethodConfig:
     """Sampling settings of a run for a backend."""
     top = min(20, caps.max_top_logprobs) if caps.logprobs else 0
-    return MethodConfig(temperature=cfg.temperature, seed=cfg.seed, n_samples=cfg.n_samples, top_logprobs=top,
-                        max_tokens=cfg.max_tokens)
+    return MethodConfig(
+        temperature=cfg.temperature, seed=cfg.seed, n_samples=cfg.n_samples, top_logprobs=top, max_tokens=cfg.max_tokens
+    )
 
 
 @dataclass(frozen=True)
@@ -131,8 +137,9 @@ class Unit:
 class Preparer:
     """Builds the :class:`Unit` of each pending question of a dataset."""
 
-    def __init__(self, ds: SurveyDataset, cfg: RunConfig, plugins: Plugins, method: ExpressionMethod,
-                 caps: Capabilities) -> None:
+    def __init__(
+        self, ds: SurveyDataset, cfg: RunConfig, plugins: Plugins, method: ExpressionMethod, caps: Capabilities
+    ) -> None:
         self.ds, self.cfg, self.plugins, self.method, self.caps = ds, cfg, plugins, method, caps
         self.mcfg = method_config(cfg, caps)
         self._steering = {t: steering_config(cfg, plugins, t) for t in cfg.tasks}
@@ -168,8 +175,15 @@ class Preparer:
 
 def _with_meta(request: Request, cell: Cell, item: SurveyItem) -> Request:
     """``request`` with bookkeeping (never sent, not in the cache key) for logs and the fake oracle."""
-    meta = {"dataset": item.dataset, "qid": item.qid, "group": cell.key.group, "demographic": cell.key.demographic,
-            "task": cell.key.task, "output_type": cell.key.output_type, "letters": "".join(item.letters)}
+    meta = {
+        "dataset": item.dataset,
+        "qid": item.qid,
+        "group": cell.key.group,
+        "demographic": cell.key.demographic,
+        "task": cell.key.task,
+        "output_type": cell.key.output_type,
+        "letters": "".join(item.letters),
+    }
     if item.truth is not None:
         meta["truth"] = json.dumps(list(item.truth.probs))
     return replace(request, meta=tuple({**meta, **dict(request.meta)}.items()))

@@ -21,8 +21,9 @@ from distalign.results import make_record, read_results, write_results
 from distalign.types import Completion, Parsed
 
 
-def record_of(unit: Unit, method: ExpressionMethod, parsed: Parsed, completions: list[Completion],
-              expected: dict) -> dict[str, Any]:
+def record_of(
+    unit: Unit, method: ExpressionMethod, parsed: Parsed, completions: list[Completion], expected: dict
+) -> dict[str, Any]:
     """The result record of a unit (docs/original.md §5 fields, the method's extra fields, ``options``)."""
     assert unit.item is not None
     rec = make_record(parsed, unit.item.letters, expected)
@@ -87,25 +88,60 @@ class ResultFile:
         self.records = {}
 
 
-def log_record(run_id: str, model: str, identity: str, unit: Unit, outcome: Outcome,
-               parsed: Parsed | None) -> dict[str, Any]:
+def log_record(
+    run_id: str, model: str, identity: str, unit: Unit, outcome: Outcome, parsed: Parsed | None
+) -> dict[str, Any]:
     """The JSONL line of one request (messages only on sample 0 and on failures, to keep logs small)."""
     r, c = outcome.request, outcome.completion
-    rec: dict[str, Any] = {"run_id": run_id, "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "model": model,
-                           "backend": identity, **dict(r.meta), "sample_index": r.sample_index, "seed": r.seed,
-                           "key": outcome.key, "cached": outcome.cached, "attempts": outcome.attempts,
-                           "latency_s": round(outcome.latency_s, 4), "ok": outcome.ok, "error": outcome.error,
-                           "params": {"max_tokens": r.max_tokens, "temperature": r.temperature,
-                                      "top_logprobs": r.top_logprobs, "n_continuations": len(r.continuations)}}
+    rec: dict[str, Any] = {
+        "run_id": run_id,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "model": model,
+        "backend": identity,
+        **dict(r.meta),
+        "sample_index": r.sample_index,
+        "seed": r.seed,
+        "key": outcome.key,
+        "cached": outcome.cached,
+        "attempts": outcome.attempts,
+        "latency_s": round(outcome.latency_s, 4),
+        "ok": outcome.ok,
+        "error": outcome.error,
+        "params": {
+            "max_tokens": r.max_tokens,
+            "temperature": r.temperature,
+            "top_logprobs": r.top_logprobs,
+            "n_continuations": len(r.continuations),
+        },
+    }
     rec.pop("truth", None)
     if r.sample_index == 0 or not outcome.ok:
         rec["messages"] = [{"role": m.role, "content": m.content} for m in r.messages]
     if c is not None:
-        rec.update(response=c.text, top_logprobs=[list(t) for t in c.top_logprobs],
-                   continuation_logprobs=list(c.continuation_logprobs), model_id=c.model_id,
-                   fingerprint=c.fingerprint, input_tokens=c.input_tokens, output_tokens=c.output_tokens,
-                   finish_reason=c.finish_reason)
+        rec.update(_completion_fields(c))
     if parsed is not None:
-        rec.update(parse_ok=parsed.parse_ok, parse_error=parsed.reason,
-                   distribution=parsed.dist.as_dict() if parsed.dist is not None else None)
+        rec.update(_parsed_fields(parsed))
     return rec
+
+
+def _completion_fields(c: Completion) -> dict[str, Any]:
+    """The log line's fields of a completion: the reply, its log-probs, model id and token counts."""
+    return {
+        "response": c.text,
+        "top_logprobs": [list(t) for t in c.top_logprobs],
+        "continuation_logprobs": list(c.continuation_logprobs),
+        "model_id": c.model_id,
+        "fingerprint": c.fingerprint,
+        "input_tokens": c.input_tokens,
+        "output_tokens": c.output_tokens,
+        "finish_reason": c.finish_reason,
+    }
+
+
+def _parsed_fields(parsed: Parsed) -> dict[str, Any]:
+    """The log line's fields of a parsed reply: whether it parsed, why not, the distribution read."""
+    return {
+        "parse_ok": parsed.parse_ok,
+        "parse_error": parsed.reason,
+        "distribution": parsed.dist.as_dict() if parsed.dist is not None else None,
+    }

@@ -33,10 +33,12 @@ class ModelReport:
             return f"{self.model}: not run: {self.error}"
         s = self.stats
         usd = estimate_cost(self.model, s.input_tokens, s.output_tokens, self.priced)
-        line = (f"{self.model}: requests: {s.sent} sent, {s.cached} cached, {s.failed} failed; "
-                f"tokens: {s.input_tokens} in, {s.output_tokens} out ({format_cost(usd)}); "
-                f"records: {self.records} written, {self.parse_failures} parse failures, "
-                f"{self.already_done} already done")
+        line = (
+            f"{self.model}: requests: {s.sent} sent, {s.cached} cached, {s.failed} failed; "
+            f"tokens: {s.input_tokens} in, {s.output_tokens} out ({format_cost(usd)}); "
+            f"records: {self.records} written, {self.parse_failures} parse failures, "
+            f"{self.already_done} already done"
+        )
         if self.unit_failures:
             line += f", {self.unit_failures} questions failed (rerun to retry)"
         for error, n in self.errors.most_common(3):

@@ -51,11 +51,18 @@ def attempt_timeout(caps: Capabilities, timeout: float) -> float | None:
 class ModelRun:
     """Runs the pending work of one model through an :class:`~distalign.engine.Executor`."""
 
-    def __init__(self, model: str, backend: Backend, cache: Cache, cfg: RunConfig, work: Work,
-                 report: ModelReport, log: RunLog) -> None:
+    def __init__(
+        self, model: str, backend: Backend, cache: Cache, cfg: RunConfig, work: Work, report: ModelReport, log: RunLog
+    ) -> None:
         self.model, self.cfg, self.work, self.report, self.log = model, cfg, work, report, log
-        self.executor = Executor(backend, cache, cfg.concurrency, RetryPolicy(cfg.max_retries),
-                                 attempt_timeout(backend.capabilities, cfg.timeout), cfg.seed)
+        self.executor = Executor(
+            backend,
+            cache,
+            cfg.concurrency,
+            RetryPolicy(cfg.max_retries),
+            attempt_timeout(backend.capabilities, cfg.timeout),
+            cfg.seed,
+        )
         report.stats = self.executor.stats
         for rf in work.files.values():
             rf.before_flush = log.flush  # a stored record always has its log line on disk
@@ -65,8 +72,14 @@ class ModelRun:
     async def run(self) -> None:
         """Process every pending unit with ``concurrency`` workers; flush every file at the end."""
         units = self.work.units()
-        self._bar = tqdm(total=self.work.total, desc=self.model, unit="q", disable=not self.cfg.progress,
-                         file=sys.stderr, dynamic_ncols=True)
+        self._bar = tqdm(
+            total=self.work.total,
+            desc=self.model,
+            unit="q",
+            disable=not self.cfg.progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
         try:
             workers = [self._worker(units) for _ in range(self.cfg.concurrency)]
             await asyncio.gather(*workers)
@@ -128,8 +141,9 @@ async def batch_pass(backend: Backend, executor: Executor, work: Work, cfg: RunC
     await run_batches(backend, pending, executor.cache, state_dir)
 
 
-async def run_model(model: str, cfg: RunConfig, plugins: Plugins, datasets: dict[str, SurveyDataset],
-                    cache: Cache) -> ModelReport:
+async def run_model(
+    model: str, cfg: RunConfig, plugins: Plugins, datasets: dict[str, SurveyDataset], cache: Cache
+) -> ModelReport:
     """Generate everything pending for one model."""
     caps = plugins.caps(model, cfg.backend_options)
     report = ModelReport(model, priced=caps.priced)

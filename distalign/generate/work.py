@@ -45,8 +45,15 @@ class Work:
                 yield prep.unit(cell, qid)
 
 
-def plan_model(model: str, caps: Capabilities, cfg: RunConfig, plugins: Plugins,
-               datasets: dict[str, SurveyDataset], report: ModelReport, write_markers: bool) -> Work:
+def plan_model(
+    model: str,
+    caps: Capabilities,
+    cfg: RunConfig,
+    plugins: Plugins,
+    datasets: dict[str, SurveyDataset],
+    report: ModelReport,
+    write_markers: bool,
+) -> Work:
     """A model's pending work after the capability check (unsupported pairs get an n/a marker) and resume."""
     work = Work()
     if 0 in cfg.tasks:

@@ -40,8 +40,21 @@ from distalign.steering.none import no_steering
 from distalign.steering.persona import persona
 from distalign.types import Message, SurveyItem
 
-__all__ = ["STEERING", "Builder", "SteeringConfig", "SteeringMethod", "audience", "build_messages", "build_prompt",
-           "few_shot_examples", "get_steering", "persona_name", "prompt_rng", "select_easy", "select_easy_hard"]
+__all__ = [
+    "STEERING",
+    "Builder",
+    "SteeringConfig",
+    "SteeringMethod",
+    "audience",
+    "build_messages",
+    "build_prompt",
+    "few_shot_examples",
+    "get_steering",
+    "persona_name",
+    "prompt_rng",
+    "select_easy",
+    "select_easy_hard",
+]
 
 Builder = Callable[[SurveyDataset, SurveyItem, ExpressionMethod, SteeringConfig, str], str]
 
@@ -81,8 +94,11 @@ def build_prompt(ds: SurveyDataset, item: SurveyItem, output_type: str, cfg: Ste
     if not item.options:
         question_block(ds, item)  # raises NotPromptable with the cell named
     entry, method = get_steering(cfg.steering), get_method(output_type)
-    examples = "" if entry.template_task is None else load_template(
-        cfg.prompts_dir, item.dataset, method.template_dir, entry.template_task)
+    examples = (
+        ""
+        if entry.template_task is None
+        else load_template(cfg.prompts_dir, item.dataset, method.template_dir, entry.template_task)
+    )
     return entry.build(ds, item, method, cfg, examples)
 
 

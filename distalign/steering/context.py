@@ -14,12 +14,15 @@ from distalign.steering.base import SteeringConfig, audience, order, templated
 from distalign.types import SurveyItem
 
 
-def context_given(ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig,
-                  examples: str) -> str:
+def context_given(
+    ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig, examples: str
+) -> str:
     """task2: the persona prompt with the group's own distribution for the question in a context line."""
     aud = audience(ds, item, cfg)
-    instruction = (f"{ds.opening} A context line before it states how {aud.members} answered it in a "
-                   f"survey; use that information. {method.task_sentence(aud, 'it')}")
+    instruction = (
+        f"{ds.opening} A context line before it states how {aud.members} answered it in a "
+        f"survey; use that information. {method.task_sentence(aud, 'it')}"
+    )
     transition = f"Now answer this question for {aud.members}, in the same format, using its context line."
     target = context_line(ds, item, aud.members, order(cfg, item, method)) + "\n" + question_block(ds, item, aud.member)
     return templated(cfg, examples, instruction, transition, target)

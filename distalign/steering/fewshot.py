@@ -32,7 +32,7 @@ def select_easy_hard(target: SurveyItem, candidates: list[SurveyItem], n: int) -
     k = len(target.options)
     different = [c for c in candidates if len(c.options) != k]
     if len(different) >= n:
-        chosen = different[len(different) - n:]
+        chosen = different[len(different) - n :]
     else:
         same = [c for c in candidates if len(c.options) == k]
         ranked = sorted(same, key=lambda c: -_distance(c, target))  # stable: ties stay in text order
@@ -68,8 +68,10 @@ def few_shot_examples(ds: SurveyDataset, item: SurveyItem, cfg: SteeringConfig) 
     apply the ``easy_hard`` or ``easy`` rule to the 10 text-nearest questions.
     """
     if item.truth is None or not item.options:
-        raise NotPromptable(f"{item.dataset} {item.qid!r} for {item.group}/{item.demographic}: few-shot steering "
-                            "needs a cell with options and a human distribution")
+        raise NotPromptable(
+            f"{item.dataset} {item.qid!r} for {item.group}/{item.demographic}: few-shot steering "
+            "needs a cell with options and a human distribution"
+        )
     found = ds.neighbours(item.qid, item.group, item.demographic)[:NEIGHBOURS]
     usable = [c for c in found if c.options and c.truth is not None and c.truth.total > 0 and c.qid != item.qid]
     if not usable:
@@ -80,20 +82,31 @@ def few_shot_examples(ds: SurveyDataset, item: SurveyItem, cfg: SteeringConfig) 
     return select(item, usable, cfg.n_examples)
 
 
-def fewshot(ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig,
-            examples: str) -> str:
+def fewshot(ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig, examples: str) -> str:
     """task3: related questions with the group's distributions, then the target without one (``examples`` unused)."""
     aud = audience(ds, item, cfg)
     related = few_shot_examples(ds, item, cfg)
     rng = prompt_rng(cfg, item, method.prompt_key, "answers")
-    blocks = [example_block(ds, ex, method.example_answer(ex, rng), aud, order(cfg, ex, method))
-              for ex in related]
+    blocks = [example_block(ds, ex, method.example_answer(ex, rng), aud, order(cfg, ex, method)) for ex in related]
     count = _NUMBER_WORDS[len(related)] if len(related) < len(_NUMBER_WORDS) else str(len(related))
-    instruction = (f"You will first see {count} survey questions. Each comes with a context line stating how "
-                   f"{aud.members} answered it, followed by an example answer. Then comes a new, related question "
-                   f"for the same group, without a context line. {method.task_sentence(aud, 'the new question')}")
-    transition = (f"Now answer the new question below for the same group ({aud.members}), in the same format. Its "
-                  "context line is not given: rely on what the examples show about this group.")
+    instruction = (
+        f"You will first see {count} survey questions. Each comes with a context line stating how "
+        f"{aud.members} answered it, followed by an example answer. Then comes a new, related question "
+        f"for the same group, without a context line. {method.task_sentence(aud, 'the new question')}"
+    )
+    transition = (
+        f"Now answer the new question below for the same group ({aud.members}), in the same format. Its "
+        "context line is not given: rely on what the examples show about this group."
+    )
     body = format_description(ds, method.answer_field, context=True, member=True)
-    return assemble([instruction, body, SEPARATOR, f"\n\n{SEPARATOR}\n\n".join(blocks), SEPARATOR, transition,
-                     question_block(ds, item, aud.member)])
+    return assemble(
+        [
+            instruction,
+            body,
+            SEPARATOR,
+            f"\n\n{SEPARATOR}\n\n".join(blocks),
+            SEPARATOR,
+            transition,
+            question_block(ds, item, aud.member),
+        ]
+    )

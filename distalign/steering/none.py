@@ -9,8 +9,9 @@ from distalign.steering.base import SteeringConfig, templated
 from distalign.types import SurveyItem
 
 
-def no_steering(ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig,
-                examples: str) -> str:
+def no_steering(
+    ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig, examples: str
+) -> str:
     """task0: the question with format examples, no group."""
     instruction = f"{ds.opening} {method.task_sentence(None, 'it')}"
     transition = "Now answer this question in the same format."

@@ -9,8 +9,7 @@ from distalign.steering.base import SteeringConfig, audience, templated
 from distalign.types import SurveyItem
 
 
-def persona(ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig,
-            examples: str) -> str:
+def persona(ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig, examples: str) -> str:
     """task1: the question for a named group (GlobalValues: a country)."""
     aud = audience(ds, item, cfg)
     instruction = f"{ds.opening} {method.task_sentence(aud, 'it')}"
