@@ -46,12 +46,12 @@ _DATASET_ALIASES = {
 
 # --- steering (``--task``) ----------------------------------------------------------------------------------------
 TASK_STEERING = {0: "none", 1: "persona", 2: "context", 3: "fewshot"}  # --task number -> steering method
-# The last label sits on a line of its own: the steering recipe of docs/extending.md replaces that line.
 STEERING_LABELS = {
     "none": "no steering",
     "persona": "persona",
     "context": "context given",
-} | {"fewshot": "few-shot"}
+    "fewshot": "few-shot",
+}
 TASK3_TYPES = ("easy_hard", "easy")
 HEADLINE_TASKS = ("task1", "task3_easy_hard")  # pooled in the headline leaderboard (docs/original.md §7.5)
 _STEERING_ALIASES = {"nosteer": "none", "nosteering": "none", "context": "context", "contextgiven": "context"}

@@ -131,6 +131,7 @@ class Capabilities:
             would not stop the computation).
         priced: requests cost money (the price table applies; a model missing from it is "cost unknown").
         key_env: environment variables the backend reads secrets from (their values are masked everywhere).
+        constraints: the :class:`Constraint` kinds the backend enforces while decoding (structured outputs).
     """
 
     logprobs: bool = False
@@ -148,6 +149,28 @@ class Capabilities:
     in_process: bool = False
     priced: bool = False
     key_env: tuple[str, ...] = ()
+    constraints: tuple[str, ...] = ()
+
+
+CONSTRAINT_KINDS = ("json_schema", "regex")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A decoding constraint: the reply must match it (structured outputs, constrained decoding).
+
+    Attributes:
+        kind: ``json_schema`` (``spec`` is a JSON schema, as JSON text) or ``regex`` (``spec`` is a regular
+            expression the whole reply must match).
+        spec: the schema or the pattern.
+    """
+
+    kind: str
+    spec: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in CONSTRAINT_KINDS:
+            raise ValueError(f"unknown constraint kind {self.kind!r}; valid: {', '.join(CONSTRAINT_KINDS)}")
 
 
 @dataclass(frozen=True)
@@ -164,6 +187,7 @@ class Request:
         stop: stop sequences.
         seed: sampling seed, when the backend supports one.
         sample_index: which of several independent samples of the same prompt this is.
+        constraint: what the reply must match (structured methods); ``None`` for free text.
         meta: bookkeeping that is never sent to the model and not part of equality or the cache key
             (dataset, qid, group, demographic; the truth for the ``fake/oracle`` test backend).
     """
@@ -177,6 +201,7 @@ class Request:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     sample_index: int = 0
+    constraint: Constraint | None = None
     meta: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 

@@ -72,8 +72,7 @@ from distalign.steering.base import SteeringConfig, audience, templated
 from distalign.types import SurveyItem
 
 
-def roleplay(ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig,
-             examples: str) -> str:
+def roleplay(ds: SurveyDataset, item: SurveyItem, method: ExpressionMethod, cfg: SteeringConfig, examples: str) -> str:
     """task4: "You are a member of ...", the format examples, then the question."""
     aud = audience(ds, item, cfg)
     instruction = f"You are {aud.member}. {ds.opening} {method.task_sentence(aud, 'it')}"
@@ -103,8 +102,10 @@ class Counts(FreeTextMethod):
 
     def task_sentence(self, audience: Audience | None, target: str) -> str:
         """Ask for counts of 100 respondents."""
-        return (f"Suppose 100 randomly chosen {people(audience)} answer {target}. Reply with a JSON object that "
-                "maps each option letter to how many of the 100 would choose it, and nothing else.")
+        return (
+            f"Suppose 100 randomly chosen {people(audience)} answer {target}. Reply with a JSON object that "
+            "maps each option letter to how many of the 100 would choose it, and nothing else."
+        )
 
     def example_answer(self, item: SurveyItem, rng: np.random.Generator) -> str:
         """The true distribution as counts out of 100."""

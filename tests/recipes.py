@@ -119,12 +119,7 @@ STEERING = Recipe(
             "TASK_STEERING = {",
             "replace",
         ),
-        Edit(
-            "distalign/names.py",
-            '                   "fewshot": "few-shot", "roleplay": "role-play"}',
-            '"fewshot": "few-shot"}',
-            "replace",
-        ),
+        Edit("distalign/names.py", '    "roleplay": "role-play",', '    "fewshot": "few-shot",', "after"),
     ),
 )
 

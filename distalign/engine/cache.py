@@ -41,20 +41,30 @@ class CacheError(RuntimeError):
     """The cache file is unusable (corrupt, locked, unwritable); the message names it."""
 
 
+OPTIONAL_FIELDS = ("constraint",)  # Request fields added later: in the key only when set
+
+
 def request_payload(identity: str, request: Request) -> dict[str, Any]:
     """The canonical content of a cache key: backend identity and every request field but ``meta``.
 
-    >>> from distalign.types import Message
+    A field added later with a ``None`` default (``constraint``) is left out while it is ``None``, so the keys of
+    requests that do not use it stay what they were (existing caches keep answering them).
+
+    >>> from distalign.types import Constraint, Message
     >>> sorted(request_payload("fake/x", Request((Message("user", "q"),), sample_index=2)))[:4]
     ['backend', 'continuations', 'letters', 'max_tokens']
+    >>> request_payload("f", Request((), constraint=Constraint("regex", "A|B")))["constraint"]
+    {'kind': 'regex', 'spec': 'A|B'}
     """
     payload: dict[str, Any] = {"backend": identity}
     for f in dataclasses.fields(Request):
-        if f.name == "meta":
-            continue
         value = getattr(request, f.name)
+        if f.name == "meta" or (f.name in OPTIONAL_FIELDS and value is None):
+            continue
         if f.name == "messages":
             value = [[m.role, m.content] for m in value]
+        elif dataclasses.is_dataclass(value):
+            value = dataclasses.asdict(value)  # type: ignore[arg-type]
         payload[f.name] = value
     return payload
 
