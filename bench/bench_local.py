@@ -1,138 +1,179 @@
-"""Local scoring throughput of the built-in model: batched vs unbatched, plus peak memory.
+"""The built-in model's throughput, side by side in one run: this code, an older commit, and llama.cpp's server.
 
-Runs the built-in ``local/smollm2-135m-instruct`` (offline) on N persona-style multiple-choice prompts
-of about 500 tokens (the length of the paper's few-shot prompts) with ``model_logprobs`` requests, once
-with ``batch_size=1`` (requests one after another) and once with concurrent requests micro-batched by
-the backend (``--batch_size``; prompts of one group share their instructions and examples, whose tokens
-the backend then computes once per batch). Prints prompts/s, the ratio, and the process's peak RSS.
+Two measurements on the built-in ``local/smollm2-135m-instruct``, each in its own subprocess (a fresh process per
+figure, so one measurement's memory or threads never slow the next):
 
-    python bench/bench_local.py [--n 32] [--batch_size 8] [--dtype float32]
+* **Log-p**: N persona-style multiple-choice prompts of ~380 tokens (a group's instructions and few-shot examples,
+  then the question), ``model_logprobs`` requests (exact letter probabilities), sent concurrently: prompts/s.
+* **free text**: G prompts asking for a short explanation, sampled at temperature 1 (seeded) up to
+  ``--max_tokens``, sent concurrently: generated tokens/s (replies end at the end-of-sequence token, so their
+  lengths differ, as in a real run).
+
+Targets: ``after`` (this checkout), ``before`` (``--before COMMIT``: a ``git worktree`` of that commit imported in
+the subprocess), ``llama.cpp`` (``--llama``: ``scripts/llama_server.sh serve`` on a loopback port, the same GGUF,
+through the ``openai`` backend). Each figure is printed with its wall and CPU seconds (CPU time is the steadier
+figure on a shared machine), then one table with the ratios.
+
+    python bench/bench_local.py --before baadd0a --llama            # the full comparison (~10 min on 2 cores)
+    python bench/bench_local.py --quick                             # a small run of this checkout alone
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import resource
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
 
-from distalign.backends import BackendOptions, get_backend
-from distalign.backends.hf import HFBackend
-from distalign.types import Message, Request
+from bench_prompts import free_text, persona_prompts
 
-EXAMPLES = [
-    (
-        "How satisfied are you with the public transportation options where you live?",
-        ["Very satisfied", "Somewhat satisfied", "Not too satisfied", "Not at all satisfied", "Refused"],
-        "B",
-    ),
-    ("How often, if ever, do you get news from podcasts?", ["Often", "Sometimes", "Rarely", "Never", "Refused"], "D"),
-    (
-        "Would you favor or oppose a four-day work week for most full-time jobs in your area?",
-        ["Favor", "Oppose", "Refused"],
-        "A",
-    ),
-    (
-        "How much, if at all, do you trust the weather forecasts of your local TV stations?",
-        ["A great deal", "A fair amount", "Not too much", "Not at all", "Refused"],
-        "B",
-    ),
-    (
-        "Compared with ten years ago, are people in your community more or less likely to volunteer their time?",
-        ["More likely", "Less likely", "About as likely", "Refused"],
-        "B",
-    ),
-]
-GROUPS = ["Democrat", "Republican", "Male", "Female", "Black", "White", "Asian", "Hispanic"]
-TOPICS = [
-    "public libraries",
-    "local newspapers",
-    "city parks",
-    "online banking",
-    "electric cars",
-    "remote work",
-    "community colleges",
-    "public radio",
-]
+REPO = Path(__file__).resolve().parent.parent
+MODEL = "local/smollm2-135m-instruct"
 
 
-def block(question: str, options: list[str], answer: str = "") -> str:
-    lines = [f"Question: {question}"] + [f"{chr(65 + i)}. {o}" for i, o in enumerate(options)]
-    return "\n".join(lines + [f"Answer: {answer}".rstrip()])
-
-
-def prompts(n: int) -> list[Request]:
-    shots = "\n\n---\n\n".join(block(*e) for e in EXAMPLES)
-    out = []
-    for i in range(n):
-        group, topic = GROUPS[(i // len(TOPICS)) % len(GROUPS)], TOPICS[i % len(TOPICS)]  # group-major, as a run
-        question = block(
-            f"How much do you trust {topic} to give you accurate information?",
-            ["A great deal", "A fair amount", "Not too much", "Not at all", "Refused"],
-        )
-        text = (
-            f'Answer as a randomly chosen member of the group "{group}" would: reply with one letter.\n\n'
-            f"Examples of the format (other questions, other groups):\n\n{shots}\n\n---\n\n"
-            f'Now answer for members of the group "{group}" (question {i}).\n\n{question}'
-        )
-        out.append(
-            Request(
-                (Message("system", "You are a helpful, careful assistant."), Message("user", text)),
-                max_tokens=1,
-                top_logprobs=20,
-                letters=("A", "B", "C", "D", "E"),
-            )
-        )
-    return out
-
-
-async def unbatched(backend: HFBackend, requests: list[Request]) -> tuple[float, float]:
+async def _timed(backend: object, requests: list) -> tuple[list, float, float]:
     start, cpu = time.perf_counter(), time.process_time()
-    for r in requests:
-        await backend.complete(r)
-    return time.perf_counter() - start, time.process_time() - cpu
+    out = await asyncio.gather(*(backend.complete(r) for r in requests))  # type: ignore[attr-defined]
+    return list(out), time.perf_counter() - start, time.process_time() - cpu
 
 
-async def batched(backend: HFBackend, requests: list[Request]) -> tuple[float, float]:
-    start, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(backend.complete(r) for r in requests))
-    return time.perf_counter() - start, time.process_time() - cpu
+async def measure(kind: str, model: str, n: int, batch: int, max_tokens: int, dtype: str, base_url: str) -> dict:
+    """One figure in this process: load, warm up, time ``n`` concurrent requests of ``kind``."""
+    from distalign.backends import BackendOptions, get_backend
 
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-async def main(n: int, batch_size: int, dtype: str) -> None:
-    start = time.perf_counter()
-    backend = get_backend("local/smollm2-135m-instruct", BackendOptions(batch_size=batch_size, dtype=dtype))
-    assert isinstance(backend, HFBackend)
-    print(f"model load: {time.perf_counter() - start:.1f} s  ({backend.cache_identity()}, device {backend.device})")
-    requests = prompts(n)
-    tokens = sum(len(backend.encode(r)) for r in requests) / n
-    await backend.complete(requests[0])  # warm-up (letter token table, first-call allocations)
-    backend.batch_size = 1
-    t_single, c_single = await unbatched(backend, requests)
-    backend.batch_size = batch_size
-    t_batch, c_batch = await batched(backend, requests)
+    options = BackendOptions(batch_size=batch, dtype=dtype, base_url=base_url or None, timeout=600)
+    backend = get_backend(model, options)
+    requests = persona_prompts(n) if kind == "logp" else free_text(n, max_tokens)
+    await _timed(backend, requests[:1])  # warm-up: letter token table, first allocations
+    out, wall, cpu = await _timed(backend, requests)
     await backend.aclose()
-    print(f"{n} prompts of ~{tokens:.0f} tokens, model_logprobs (exact letter probabilities)")
-    print(f"unbatched (batch_size=1): {n / t_single:6.2f} prompts/s  ({t_single:.1f} s wall, {c_single:.1f} s CPU)")
+    tokens = sum(c.output_tokens for c in out)
+    count = n if kind == "logp" else tokens
+    return {"identity": backend.cache_identity(), "wall": wall, "cpu": cpu, "count": count, "rate": count / wall}
+
+
+def run_worker(kind: str, target: str, args: argparse.Namespace, port: int = 0) -> dict:
+    """:func:`measure` in a subprocess; ``target`` is ``after``, ``before`` or ``llama.cpp``."""
+    env = {**os.environ, "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "sk-" + "local")}
+    cwd = REPO
+    if target == "before":
+        cwd = before_tree(args.before)
+        env["PYTHONPATH"] = f"{cwd}{os.pathsep}{REPO / 'bench'}"
+    model = "openai/smollm2" if target == "llama.cpp" else MODEL
+    url = f"http://127.0.0.1:{port}/v1" if target == "llama.cpp" else ""
+    n = args.n if kind == "logp" else args.gen
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, model, str(n), str(args.batch_size)]
+    cmd += [str(args.max_tokens), args.dtype, url]
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise SystemExit(f"{target} {kind} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    unit = "prompts/s" if kind == "logp" else "tokens/s"
     print(
-        f"batched   (batch_size={batch_size}): {n / t_batch:6.2f} prompts/s  ({t_batch:.1f} s wall, "
-        f"{c_batch:.1f} s CPU)"
+        f"{kind:9} {target:9} {result['rate']:8.2f} {unit}  ({result['count']} in {result['wall']:.1f} s wall, "
+        f"{result['cpu']:.1f} s CPU; {result['identity']})",
+        flush=True,
     )
-    print(
-        f"ratio batched/unbatched: {t_single / t_batch:.2f}x wall, {c_single / c_batch:.2f}x CPU "
-        "(CPU time is the steadier figure on a shared machine)"
+    return result
+
+
+def before_tree(commit: str) -> Path:
+    """A detached ``git worktree`` of ``commit`` (created once, reused)."""
+    sha = subprocess.run(["git", "rev-parse", "--short", commit], cwd=REPO, capture_output=True, text=True, check=True)
+    tree = Path(os.environ.get("TMPDIR", "/tmp")) / f"distalign-before-{sha.stdout.strip()}"
+    if not (tree / "distalign").is_dir():
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=REPO, check=True)
+    return tree
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def llama_server() -> Iterator[int]:
+    """llama.cpp's OpenAI-compatible server on a free loopback port, stopped afterwards."""
+    port = free_port()
+    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-llama-{port}.log", "w")  # noqa: SIM115
+    server = subprocess.Popen(
+        ["bash", str(REPO / "scripts/llama_server.sh"), "serve", str(port)], stdout=log, stderr=subprocess.STDOUT
     )
-    print(f"peak RSS: {peak_rss_mb():.0f} MB")
+    try:
+        deadline = time.monotonic() + 900  # a first call may build the server (minutes)
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2).close()
+                break
+            if server.poll() is not None:
+                raise SystemExit(f"llama.cpp server exited ({server.returncode}); see {log.name}")
+            time.sleep(1)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def table(results: dict[tuple[str, str], dict]) -> str:
+    """The markdown table of every figure and the ratios."""
+    lines = [
+        "| measure | before | after | llama.cpp | after / before | after / llama.cpp |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for kind, label in (("logp", "Log-p prompts/s"), ("gen", "free-text tokens/s")):
+        got = {t: results.get((kind, t)) for t in ("before", "after", "llama.cpp")}
+        cells = [f"{r['rate']:.2f} ({r['cpu']:.0f} s CPU)" if r else "—" for r in got.values()]
+        after = got["after"]
+        ratios = [
+            f"{after['rate'] / got[t]['rate']:.2f}×" if after and got[t] else "—" for t in ("before", "llama.cpp")
+        ]
+        lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> None:
+    if args.quick:
+        args.n, args.gen, args.max_tokens = min(args.n, 16), min(args.gen, 8), min(args.max_tokens, 48)
+    targets = ["after"] + (["before"] if args.before else [])
+    results: dict[tuple[str, str], dict] = {}
+    for kind in ("logp", "gen"):
+        for target in targets:
+            results[(kind, target)] = run_worker(kind, target, args)
+    if args.llama:
+        with llama_server() as port:
+            for kind in ("logp", "gen"):
+                results[(kind, "llama.cpp")] = run_worker(kind, "llama.cpp", args, port)
+    print(f"\nLog-p: {args.n} prompts; free text: {args.gen} prompts, up to {args.max_tokens} tokens each; ")
+    print(f"batch_size {args.batch_size}, dtype {args.dtype}; before = {args.before or '-'}\n")
+    print(table(results))
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--n", type=int, default=32, help="Log-p prompts")
+    parser.add_argument("--gen", type=int, default=32, help="free-text prompts")
+    parser.add_argument("--max_tokens", type=int, default=128)
+    parser.add_argument("--batch_size", type=int, default=8, help="the CLI's default")
+    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
+    parser.add_argument("--before", default="", help="a commit to compare with (run from a git worktree of it)")
+    parser.add_argument("--llama", action="store_true", help="also llama.cpp's server on the same GGUF")
+    parser.add_argument("--quick", action="store_true", help="a small run (16 Log-p prompts, 8 replies of 48 tokens)")
+    return parser.parse_args(argv)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--n", type=int, default=32)
-    parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
-    args = parser.parse_args()
-    asyncio.run(main(args.n, args.batch_size, args.dtype))
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        kind, model, n, batch, max_tokens, dtype, url = (sys.argv[2:] + [""])[:7]
+        print(json.dumps(asyncio.run(measure(kind, model, int(n), int(batch), int(max_tokens), dtype, url))))
+    else:
+        main(parse())

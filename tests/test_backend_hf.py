@@ -115,17 +115,18 @@ def test_top_k_without_letters(tiny: tuple[Any, Any]) -> None:
     assert [lp for _, lp in c.top_logprobs] == pytest.approx([float(v) for v in values], abs=1e-5)
 
 
+@pytest.mark.parametrize("engine", ["lean", "transformers"])
 @pytest.mark.parametrize("shared_prefix", [10**6, 4], ids=["padded", "shared-prefix"])
-def test_batched_equals_unbatched(tiny: tuple[Any, Any], shared_prefix: int) -> None:
+def test_batched_equals_unbatched(tiny: tuple[Any, Any], shared_prefix: int, engine: str) -> None:
     model, tok = tiny
     requests = [Request(prompt(i), letters=("A", "B", "C")) for i in range(7)]
     requests += [Request(prompt(i), continuations=("yes", "no way", "maybe so")) for i in range(3)]
     requests += [Request(prompt(i), max_tokens=6, temperature=0.0) for i in range(3)]
     requests += [Request(prompt(i), max_tokens=6, temperature=1.0, seed=3, sample_index=i) for i in range(3)]
-    backend = HFBackend("hf/tiny", model, tok, batch_size=4)
+    backend = HFBackend("hf/tiny", model, tok, batch_size=4, engine=engine)
     backend.min_shared_prefix = shared_prefix
     batched = complete_all(backend, requests)
-    single = one_by_one(HFBackend("hf/tiny", model, tok, batch_size=1), requests)
+    single = one_by_one(HFBackend("hf/tiny", model, tok, batch_size=1, engine="transformers"), requests)
     for b, s in zip(batched, single, strict=True):
         assert [t for t, _ in b.top_logprobs] == [t for t, _ in s.top_logprobs]
         assert [lp for _, lp in b.top_logprobs] == pytest.approx([lp for _, lp in s.top_logprobs], abs=1e-5)
@@ -133,9 +134,9 @@ def test_batched_equals_unbatched(tiny: tuple[Any, Any], shared_prefix: int) -> 
         assert b.text == s.text
 
 
-def test_shared_prefix_is_computed_once(tiny: tuple[Any, Any]) -> None:
+def test_shared_prefix_is_computed_once_by_transformers(tiny: tuple[Any, Any]) -> None:
     model, tok = tiny
-    backend = HFBackend("hf/tiny", model, tok, batch_size=4, gather_s=0.2)
+    backend = HFBackend("hf/tiny", model, tok, batch_size=4, gather_s=0.2, engine="transformers")
     backend.min_shared_prefix = 4
     shapes: list[tuple[int, int]] = []
     forward = model.forward
@@ -149,7 +150,7 @@ def test_shared_prefix_is_computed_once(tiny: tuple[Any, Any]) -> None:
 
 def test_concurrent_requests_share_forward_passes(tiny: tuple[Any, Any]) -> None:
     model, tok = tiny
-    backend = HFBackend("hf/tiny", model, tok, batch_size=4, gather_s=0.2)
+    backend = HFBackend("hf/tiny", model, tok, batch_size=4, gather_s=0.2, engine="transformers")
     backend.min_shared_prefix = 10**6
     calls: list[int] = []
     forward = model.forward

@@ -16,7 +16,7 @@ from distalign.backends import BackendError, BackendOptions, get_backend
 from distalign.backends._tokens import letter_token_ids
 from distalign.backends.vllm import VLLMBackend
 from distalign.parsers import parse_logprobs
-from distalign.types import Message, Request
+from distalign.types import Constraint, Message, Request
 
 MESSAGES = (Message("user", "Which one? A. yes B. no C. maybe"),)
 
@@ -205,3 +205,51 @@ def test_engine_failures_reach_every_waiting_request(fake_vllm: types.ModuleType
     backend.llm.generate = broken  # type: ignore[method-assign]
     with pytest.raises(BackendError, match="illegal memory access"):
         complete_all(backend, [Request(MESSAGES), Request(MESSAGES, seed=1)])
+
+
+@dataclass
+class StructuredOutputsParams:  # vLLM >= 0.11
+    json: Any = None
+    regex: str | None = None
+
+
+@dataclass
+class GuidedDecodingParams:  # vLLM 0.6 - 0.10
+    json: Any = None
+    regex: str | None = None
+
+
+@pytest.mark.parametrize("spelling", ["structured_outputs", "guided_decoding"])
+def test_constraints_go_through_structured_output_parameters(fake_vllm: types.ModuleType, spelling: str) -> None:
+    params = StructuredOutputsParams if spelling == "structured_outputs" else GuidedDecodingParams
+    setattr(fake_vllm, params.__name__, params)
+    fake_vllm.SamplingParams = dataclass(  # type: ignore[attr-defined]
+        type("SP", (SamplingParams,), {"__annotations__": {spelling: Any}, spelling: None})
+    )
+    backend = make()
+    assert backend.capabilities.constraints == ("json_schema", "regex")
+    schema = '{"type": "object", "properties": {"A": {"type": "number"}}, "required": ["A"]}'
+    requests = [
+        Request(MESSAGES, constraint=Constraint("json_schema", schema)),
+        Request(MESSAGES, constraint=Constraint("regex", "[AB]( [AB]){2}")),
+    ]
+    complete_all(backend, requests)
+    sent = FakeLLM.instances[-1].calls[0][1]
+    assert getattr(sent[0], spelling) == params(
+        json={"type": "object", "properties": {"A": {"type": "number"}}, "required": ["A"]}
+    )
+    assert getattr(sent[1], spelling) == params(regex="[AB]( [AB]){2}")
+
+
+def test_a_vllm_without_structured_outputs_declares_no_constraints(fake_vllm: types.ModuleType) -> None:
+    assert make().capabilities.constraints == ()
+
+
+def test_cache_identity_names_the_loaded_dtype(fake_vllm: types.ModuleType) -> None:
+    assert make(BackendOptions(dtype="float32")).cache_identity().endswith("@float32")
+    FakeLLM.llm_engine = types.SimpleNamespace(model_config=types.SimpleNamespace(dtype="torch.bfloat16"))  # type: ignore[attr-defined]
+    try:
+        assert make().cache_identity() == "vllm/meta-llama/Llama-3.1-8B-Instruct@bfloat16"
+    finally:
+        del FakeLLM.llm_engine  # type: ignore[attr-defined]
+    assert make(BackendOptions(extra=(("dtype", "float16"),))).cache_identity().endswith("@float16")

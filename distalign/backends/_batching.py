@@ -5,12 +5,14 @@ fastest when it sees those requests together, so :class:`MicroBatcher` queues th
 which gathers a batch (up to ``batch_size`` jobs, waiting until none has arrived for ``gather_s`` — a
 sliding window, so the same command forms the same batches) and hands it to the backend's ``run``
 function. Results or exceptions come back to each caller's event loop; a failure of the batch reaches
-every request in it, never silently.
+every request in it, never silently. A running batch may :meth:`MicroBatcher.take` more queued jobs of its kind
+(continuous batching: a finished row's place goes to a waiting request); the others keep their order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import queue
 import threading
 import time
@@ -46,6 +48,7 @@ class MicroBatcher:
     def __init__(self, name: str, run: Callable[[list[Job]], None], batch_size: int | None, gather_s: float) -> None:
         self.name, self.run, self.batch_size, self.gather_s = name, run, batch_size, gather_s
         self._jobs: queue.Queue[Job | None] = queue.Queue()
+        self._backlog: collections.deque[Job | None] = collections.deque()  # drained by take(), served first
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
 
@@ -67,9 +70,30 @@ class MicroBatcher:
             await asyncio.to_thread(self._worker.join)
         self._worker = None
 
+    def take(self, wanted: Callable[[Job], bool], limit: int) -> list[Job]:
+        """Up to ``limit`` queued jobs that ``wanted`` accepts, without waiting (called by the worker thread)."""
+        while True:
+            try:
+                self._backlog.append(self._jobs.get_nowait())
+            except queue.Empty:
+                break
+        taken: list[Job] = []
+        for job in list(self._backlog):
+            if len(taken) >= limit or job is None:
+                break
+            if wanted(job):
+                taken.append(job)
+                self._backlog.remove(job)
+        return taken
+
+    def _next(self, timeout: float | None) -> Job | None:
+        if self._backlog:
+            return self._backlog.popleft()
+        return self._jobs.get(timeout=timeout)
+
     def _work(self) -> None:
         while True:
-            first = self._jobs.get()
+            first = self._next(None)
             if first is None:
                 return
             jobs, stop = self._gather(first)
@@ -82,7 +106,7 @@ class MicroBatcher:
         jobs = [first]
         while self.batch_size is None or len(jobs) < self.batch_size:
             try:
-                nxt = self._jobs.get(timeout=self.gather_s)
+                nxt = self._next(self.gather_s)
             except queue.Empty:
                 break
             if nxt is None:

@@ -1,8 +1,7 @@
-"""Tensor helpers of the Hugging Face backend: padding, shared prefixes, sampling, the generation loop.
+"""Tensor helpers of the Hugging Face backend: padding, shared prefixes, seeded sampling.
 
-Pure functions over token rows and log-probabilities, and :class:`Generation`, the per-row state of the batched
-sampling loop of :class:`~distalign.backends.hf.HFBackend` (docs/original.md §3.2). Sampling is seeded per request
-(seed + sample index), so a request gives the same text alone or in a batch.
+Pure functions over token rows and log-probabilities (docs/original.md §3.2). Sampling is seeded per request
+(seed + sample index), so a request draws the same text alone or in a batch.
 """
 
 from __future__ import annotations
@@ -13,57 +12,8 @@ from typing import Any
 
 import torch
 
-from distalign.backends._batching import Job
 from distalign.backends._tokens import sample_seed
-from distalign.types import Completion, Request
-
-
-class Generation:
-    """Per-row state of a batched sampling loop."""
-
-    def __init__(self, jobs: list[Job], eos_ids: set[int], mask: torch.Tensor, positions: torch.Tensor) -> None:
-        self.jobs, self.eos_ids = jobs, eos_ids
-        self.mask, self.positions = mask, positions
-        self.tokens: list[list[int]] = [[] for _ in jobs]
-        self.texts = [""] * len(jobs)
-        self.reasons = [""] * len(jobs)
-        self.generators = [seeded_generator(j.request) for j in jobs]
-        self.budget = max(j.request.max_tokens for j in jobs)
-
-    def step(self, logprobs: torch.Tensor, tokenizer: Any) -> bool:
-        """Sample one token per unfinished row; ``True`` when every row is finished."""
-        for i, job in enumerate(self.jobs):
-            if self.reasons[i]:
-                continue
-            token = sample(logprobs[i], job.request.temperature, self.generators[i])
-            if token in self.eos_ids:
-                self.reasons[i] = "stop"
-                continue
-            self.tokens[i].append(token)
-            self._check(i, tokenizer.decode(self.tokens[i], skip_special_tokens=True))
-        return all(self.reasons)
-
-    def _check(self, i: int, text: str) -> None:
-        request = self.jobs[i].request
-        cut = min((at for s in request.stop if s and (at := text.find(s)) >= 0), default=-1)
-        if cut >= 0:
-            text, self.reasons[i] = text[:cut], "stop"
-        elif len(self.tokens[i]) >= request.max_tokens:
-            self.reasons[i] = "length"
-        self.texts[i] = text
-
-    def completions(self, name: str) -> list[Completion]:
-        """One completion per row, ``model_id`` ``name`` (an unfinished row ends at its budget: ``length``)."""
-        return [
-            Completion(
-                text=self.texts[i],
-                model_id=name,
-                input_tokens=len(job.ids),
-                output_tokens=len(self.tokens[i]),
-                finish_reason=self.reasons[i] or "length",
-            )
-            for i, job in enumerate(self.jobs)
-        ]
+from distalign.types import Request
 
 
 def seeded_generator(request: Request) -> torch.Generator:
@@ -71,12 +21,15 @@ def seeded_generator(request: Request) -> torch.Generator:
     return torch.Generator().manual_seed(sample_seed(request.seed, request.sample_index))
 
 
-def sample(logprobs: torch.Tensor, temperature: float | None, generator: torch.Generator) -> int:
-    """A token id: greedy at temperature 0, else drawn at ``temperature`` (``None``: 1)."""
+def sample(logits: torch.Tensor, temperature: float | None, generator: torch.Generator) -> int:
+    """A token id from logits or log-probabilities: greedy at temperature 0, else drawn at ``temperature``.
+
+    ``None`` means temperature 1. The draw uses ``generator`` (a CPU generator: ``logits`` must be on the CPU).
+    """
     t = 1.0 if temperature is None else temperature
     if t <= 0:
-        return int(torch.argmax(logprobs))
-    probs = torch.softmax(logprobs / t, dim=-1)
+        return int(torch.argmax(logits))
+    probs = torch.softmax(logits / t, dim=-1)
     return int(torch.multinomial(probs, 1, generator=generator))
 
 

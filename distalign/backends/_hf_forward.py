@@ -1,9 +1,10 @@
-"""Forward passes of the Hugging Face backend: left-padded, shared-prefix, prefill and one decoding step.
+"""The transformers forward path of the Hugging Face backend: left-padded, shared-prefix, and generation.
 
 :class:`HFForward` is the base of :class:`~distalign.backends.hf.HFBackend`: it runs the loaded model over token
 rows (explicit position ids, so padding does not change the numbers) and computes a prefix that many rows share
-once, its KV cache repeated per row (docs/original.md §3.2). The tensor helpers live in
-:mod:`distalign.backends._hf_compute`.
+once, its KV cache repeated per row (docs/original.md §3.2), and generates a padded batch until its last row ends.
+Architectures the lean engine (:mod:`distalign.backends._hf_llama`) does not know run here. The tensor helpers
+live in :mod:`distalign.backends._hf_compute`.
 """
 
 from __future__ import annotations
@@ -13,15 +14,24 @@ from typing import Any
 
 import torch
 
-from distalign.backends._hf_compute import Generation, cache_of, common_prefix, left_pad, prefix_clusters
+from distalign.backends._batching import Job
+from distalign.backends._hf_compute import cache_of, common_prefix, left_pad, prefix_clusters
+from distalign.backends._hf_constrain import Grammars
+from distalign.backends._hf_rows import Row, choose
+from distalign.backends.base import BackendError
+from distalign.types import Completion
 
 
 class HFForward:
     """Forward passes over ``model``; the backend sets the attributes below when it loads the model."""
 
+    name: str
     model: Any
+    tokenizer: Any
     device: torch.device
     pad_id: int
+    eos_ids: set[int]
+    _grammars: Grammars | None
     min_shared_prefix: int  # tokens rows must share before their common prefix is computed once for all of them
     _cache_kw: str  # the model's keyword for a KV cache ("cache" or "past_key_values")
 
@@ -109,17 +119,54 @@ class HFForward:
         mask = left_pad(rows, self.pad_id)[1]
         return out.logits[:, -1, :], cache_of(out), mask, mask.sum(-1, keepdim=True) - 1
 
-    def _step(self, state: Generation, past: Any) -> Any:
-        """One decoding step: each row's last token through the model, with the KV cache ``past``."""
-        state.mask = torch.cat([state.mask, torch.ones((len(state.jobs), 1), dtype=torch.long)], dim=1)
-        state.positions = state.positions + 1
-        last = torch.tensor([[t[-1] if t else self.pad_id] for t in state.tokens], dtype=torch.long)
+    def _step(
+        self, last: Sequence[int], mask: torch.Tensor, positions: torch.Tensor, past: Any
+    ) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        """One decoding step: each row's ``last`` token through the model, with the KV cache ``past``.
+
+        Returns the model output and the attention mask and position ids grown by one.
+        """
+        mask = torch.cat([mask, torch.ones((len(last), 1), dtype=torch.long)], dim=1)
+        positions = positions + 1
         with torch.inference_mode():
-            return self.model(
-                input_ids=last.to(self.device),
-                attention_mask=state.mask.to(self.device),
-                position_ids=state.positions.to(self.device),
+            out = self.model(
+                input_ids=torch.tensor([[t] for t in last], dtype=torch.long, device=self.device),
+                attention_mask=mask.to(self.device),
+                position_ids=positions.to(self.device),
                 use_cache=True,
                 logits_to_keep=1,
                 **{self._cache_kw: past},
             )
+        return out, mask, positions
+
+    def _row(self, job: Job) -> Row | BackendError:
+        try:
+            return Row(
+                job, self.eos_ids, self.grammars().make(job.request.constraint) if job.request.constraint else None
+            )
+        except BackendError as exc:
+            return exc
+
+    def _generate(self, jobs: list[Job]) -> list[Completion | BaseException]:
+        """The transformers path: one padded batch decoding until its last row ends."""
+        made = [self._row(j) for j in jobs]
+        rows = [r for r in made if isinstance(r, Row)]
+        if rows:
+            self._generate_rows(rows)
+        return [r.completion(self.name, self.tokenizer) if isinstance(r, Row) else r for r in made]
+
+    def _generate_rows(self, rows: list[Row]) -> None:
+        logits, cache, mask, positions = self._prefill([r.job.ids for r in rows])
+        live = list(range(len(rows)))
+        while True:
+            tokens = choose([rows[i] for i in live], logits[live].float(), self._grammars)
+            live = [i for i, t in zip(live, tokens, strict=True) if not rows[i].accept(t, self.tokenizer)]
+            if not live:
+                return
+            last = [r.tokens[-1] if r.tokens else self.pad_id for r in rows]
+            out, mask, positions = self._step(last, mask, positions, cache)
+            logits, cache = out.logits[:, -1, :], cache_of(out)
+
+    def grammars(self) -> Grammars:
+        """The llguidance matchers' factory (the backend defines it)."""
+        raise NotImplementedError

@@ -1,12 +1,18 @@
 """Loading a Hugging Face causal LM for :mod:`distalign.backends.hf`: device, dtype, quantization.
 
-``dtype=auto`` is bfloat16 on CUDA when supported and float32 on CPU; ``--backend_arg`` keys ``device_map``,
-``trust_remote_code`` and ``quantize`` (``4bit``/``8bit``, needs bitsandbytes) go to ``from_pretrained``.
-Also the padding and end-of-sequence token ids of a loaded model (docs/original.md §3.2).
+``dtype=auto`` is bfloat16 where the hardware computes it fast — CUDA with bf16 support, or a CPU with AMX-BF16 or
+AVX512-BF16 (read from ``/proc/cpuinfo``) — and float32 elsewhere (a CPU without bf16 units emulates it several
+times slower than float32). The choice and its reason are logged once per model load; ``--dtype`` or
+``--backend_arg dtype=...`` overrides it. ``--backend_arg`` keys ``device_map``, ``trust_remote_code`` and
+``quantize`` (``4bit``/``8bit``, needs bitsandbytes) go to ``from_pretrained``; ``engine=transformers`` runs the
+model through the transformers forward instead of the lean one. Also the padding and end-of-sequence token ids of
+a loaded model (docs/original.md §3.2).
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -14,8 +20,38 @@ import torch
 from distalign.backends._http import parse_extra
 from distalign.backends.base import BackendOptions
 
-EXTRA_KEYS = ("device_map", "trust_remote_code", "quantize", "gather_ms")
+EXTRA_KEYS = ("device_map", "trust_remote_code", "quantize", "gather_ms", "dtype", "engine")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+log = logging.getLogger(__name__)
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags of ``/proc/cpuinfo`` (empty where there is none)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return set()
+
+
+def fast_bf16(device: torch.device) -> tuple[bool, str]:
+    """Whether ``device`` computes bfloat16 fast, and why (for the load message)."""
+    if device.type == "cuda":
+        ok = bool(torch.cuda.is_bf16_supported())
+        return ok, "CUDA with bf16" if ok else "CUDA without bf16"
+    if device.type == "cpu":
+        found = [f for f in BF16_CPU_FLAGS if f in cpu_flags()]
+        return bool(found), f"CPU with {'/'.join(found)}" if found else "CPU without AMX-BF16 or AVX512-BF16"
+    return False, f"{device.type} device"
+
+
+def resolve_dtype(options: BackendOptions) -> str:
+    """The requested dtype name: ``--backend_arg dtype=...`` over ``--dtype``."""
+    return parse_extra(options.extra, EXTRA_KEYS).get("dtype", options.dtype)
 
 
 def pick_device(device: str) -> torch.device:
@@ -26,13 +62,18 @@ def pick_device(device: str) -> torch.device:
 
 
 def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """``auto`` -> bfloat16 on CUDA with bf16 support, float32 otherwise."""
+    """``auto`` -> bfloat16 where :func:`fast_bf16` says so, float32 otherwise; else the named dtype."""
+    return explain_dtype(dtype, device)[0]
+
+
+def explain_dtype(dtype: str, device: torch.device) -> tuple[torch.dtype, str]:
+    """The dtype of :func:`pick_dtype` and why it was chosen."""
     if dtype == "auto":
-        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
-        return torch.bfloat16 if cuda_bf16 else torch.float32
+        fast, why = fast_bf16(device)
+        return (torch.bfloat16 if fast else torch.float32), f"auto: {why}"
     if dtype not in DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; valid: auto, {', '.join(DTYPES)}")
-    return DTYPES[dtype]
+    return DTYPES[dtype], "requested"
 
 
 def pad_id(tokenizer: Any) -> int:
@@ -60,7 +101,8 @@ def load_model(path: str, options: BackendOptions, **kwargs: Any) -> tuple[Any, 
 
     extra = parse_extra(options.extra, EXTRA_KEYS)
     device = pick_device(options.device)
-    dtype = pick_dtype(options.dtype, device)
+    dtype, why = explain_dtype(resolve_dtype(options), device)
+    log.warning("loading %s on %s in %s (%s)", path, device, str(dtype).removeprefix("torch."), why)
     trust = extra.get("trust_remote_code", "false").lower() == "true"
     tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust, **kwargs)
     load: dict[str, Any] = {"dtype": dtype, "trust_remote_code": trust, **kwargs}

@@ -10,14 +10,19 @@
 * **option likelihood** (``continuations``): the per-token mean log-likelihood of each option text as
   the assistant's answer (small models answer letters at chance but rank option texts well).
 * **generation** (free text): sampling at the request temperature (greedy at 0) with a per-request
-  seeded ``torch.Generator`` (seed + sample index), stop sequences and ``max_tokens``.
+  seeded ``torch.Generator`` (seed + sample index), stop sequences and ``max_tokens``; a request with a
+  :class:`~distalign.types.Constraint` (JSON schema or regular expression) is decoded under it with llguidance
+  and stops when the grammar is complete.
 
 Concurrent :meth:`HFBackend.complete` calls are micro-batched: they enter a queue that one worker thread
-drains into left-padded batches of up to ``--batch_size`` rows (explicit position ids, so padding does not
-change the numbers). CPU or CUDA; ``dtype=auto`` is bfloat16 on CUDA when supported and float32 on CPU.
-Tensor helpers and the sampling loop live in :mod:`distalign.backends._hf_compute`, the forward passes in
-:mod:`distalign.backends._hf_forward`, loading in :mod:`distalign.backends._hf_load`; this module is the backend,
-its capabilities and its registry factory.
+drains into batches of up to ``--batch_size`` rows. Llama-family models run on the lean engine
+(:mod:`distalign.backends._hf_llama`): shared prompt prefixes computed once and remembered across batches, and
+generation continuously batched (:mod:`distalign.backends._hf_decode`: a finished row leaves, a waiting request
+takes its place). Other architectures (or ``--backend_arg engine=transformers``) run through the transformers
+forward, left-padded with explicit position ids (:mod:`distalign.backends._hf_forward`), a generation batch
+running until its longest reply. CPU or CUDA; ``dtype=auto`` is bfloat16 where the hardware computes it fast,
+float32 elsewhere (:mod:`distalign.backends._hf_load`). This module is the backend, its capabilities and its
+registry factory.
 """
 
 from __future__ import annotations
@@ -30,8 +35,12 @@ from typing import Any
 import torch
 
 from distalign.backends._batching import BatchedBackend, Job, MicroBatcher, deliver
-from distalign.backends._hf_compute import Generation, cache_of, logsumexp, sample, seeded_generator
+from distalign.backends._hf_compute import logsumexp, sample, seeded_generator
+from distalign.backends._hf_constrain import Grammars
+from distalign.backends._hf_decode import DecodeLoop
+from distalign.backends._hf_fast import FastPrefill
 from distalign.backends._hf_forward import HFForward
+from distalign.backends._hf_llama import FastLM, unsupported
 from distalign.backends._hf_load import DTYPES, EXTRA_KEYS, eos_ids, load_model, pad_id, pick_device, pick_dtype
 from distalign.backends._http import parse_extra
 from distalign.backends.base import Backend, BackendError, BackendOptions
@@ -70,7 +79,9 @@ HF_CAPS = Capabilities(
     exact_letter_probs=True,
     in_process=True,
     key_env=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
+    constraints=("json_schema", "regex"),
 )
+ENGINES = ("auto", "lean", "transformers")
 
 
 def capabilities(model: str, options: BackendOptions) -> Capabilities:
@@ -93,8 +104,10 @@ class HFBackend(HFForward, BatchedBackend):
         name: ``provider/model`` name.
         model: a causal LM (already on its device, in eval mode).
         tokenizer: its tokenizer.
-        batch_size: rows per forward pass.
+        batch_size: rows per forward pass (and rows decoding together).
         identity: cache identity (defaults to ``name@dtype``).
+        gather_s: how long the micro-batcher waits for one more request.
+        engine: ``auto`` (the lean engine where the architecture allows), ``lean`` or ``transformers``.
     """
 
     def __init__(
@@ -105,10 +118,10 @@ class HFBackend(HFForward, BatchedBackend):
         batch_size: int = 8,
         identity: str | None = None,
         gather_s: float = GATHER_S,
+        engine: str = "auto",
     ) -> None:
         self.name, self.model, self.tokenizer = name, model, tokenizer
         self.batch_size = max(1, batch_size)
-        self.min_shared_prefix = MIN_SHARED_PREFIX
         self.device = next(model.parameters()).device
         self._identity = identity or f"{name}@{str(next(model.parameters()).dtype).removeprefix('torch.')}"
         self.capabilities = Capabilities(
@@ -118,8 +131,48 @@ class HFBackend(HFForward, BatchedBackend):
         self.eos_ids = eos_ids(model, tokenizer)
         self._cache_kw = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
         self._batcher = MicroBatcher(name, self._run, self.batch_size, gather_s)
+        self.fast, self.loop = self._lean(engine)
+        self.min_shared_prefix = MIN_SHARED_PREFIX
+        self._grammars: Grammars | None = None
 
-    def _run(self, jobs: list[Job]) -> None:
+    def _lean(self, engine: str) -> tuple[FastPrefill | None, DecodeLoop | None]:
+        """The lean engine's prompt passes and decoding loop, when ``engine`` and the architecture allow."""
+        if engine not in ENGINES:
+            raise ValueError(f"engine={engine!r}; valid: {', '.join(ENGINES)}")
+        why = unsupported(self.model) if engine != "transformers" else "engine=transformers"
+        if why and engine == "lean":
+            raise BackendError(f"{self.name}: the lean engine cannot run this model: {why}")
+        if why:
+            return None, None
+        fast = FastPrefill(FastLM(self.model), MIN_SHARED_PREFIX)
+        return fast, DecodeLoop(self.name, fast, self.tokenizer, self.eos_ids, self.grammars)
+
+    @property
+    def min_shared_prefix(self) -> int:
+        """Tokens rows must share before their common prefix is computed once for all of them."""
+        return self._min_shared
+
+    @min_shared_prefix.setter
+    def min_shared_prefix(self, value: int) -> None:
+        self._min_shared = value
+        if self.fast is not None:
+            self.fast.min_shared = value
+
+    def grammars(self) -> Grammars:
+        """The llguidance matchers' factory over this tokenizer (built on the first constrained request)."""
+        if self._grammars is None:
+            vocab = int(self.model.get_output_embeddings().weight.shape[0])
+            self._grammars = Grammars(self.tokenizer, vocab, sorted(self.eos_ids))
+        return self._grammars
+
+    def tail_logits(self, rows: Any, keep: int) -> torch.Tensor:
+        """Logits at the last ``keep`` positions of each row (lean engine when there is one)."""
+        if self.fast is not None:
+            return self.fast.tail_logits(rows, keep)
+        return super().tail_logits(rows, keep)
+
+    def _ready(self, jobs: list[Job]) -> list[Job]:
+        """The jobs whose prompts encode (ids filled in); the others are answered with the error."""
         ready = []
         for job in jobs:
             try:
@@ -127,7 +180,11 @@ class HFBackend(HFForward, BatchedBackend):
                 ready.append(job)
             except Exception as exc:  # noqa: BLE001 - e.g. a chat template that rejects the messages
                 deliver([job], [_as_backend_error(exc, self.name)], time.perf_counter())
-        runners: dict[str, Callable[[list[Job]], list[Completion]]] = {
+        return ready
+
+    def _run(self, jobs: list[Job]) -> None:
+        ready = self._ready(jobs)
+        runners: dict[str, Callable[[list[Job]], list[Completion | BaseException]]] = {
             "score": self._score,
             "options": self._options,
             "generate": self._generate,
@@ -136,6 +193,9 @@ class HFBackend(HFForward, BatchedBackend):
             group = [j for j in ready if _kind(j.request) == kind]
             if not group:
                 continue
+            if kind == "generate" and self.loop is not None:
+                self.loop.run(group, lambda n: self._ready(self._batcher.take(_wants_generation, n)), self.batch_size)
+                continue
             start = time.perf_counter()
             try:
                 results: list[Completion | BaseException] = list(runner(group))
@@ -143,7 +203,7 @@ class HFBackend(HFForward, BatchedBackend):
                 results = [_as_backend_error(exc, self.name)] * len(group)
             deliver(group, results, start)
 
-    def _score(self, jobs: list[Job]) -> list[Completion]:
+    def _score(self, jobs: list[Job]) -> list[Completion | BaseException]:
         logits = self.tail_logits([j.ids for j in jobs], keep=1)
         logprobs = torch.log_softmax(logits[:, -1, :].float(), dim=-1).cpu()
         return [self._score_one(job, lp) for job, lp in zip(jobs, logprobs, strict=True)]
@@ -165,7 +225,7 @@ class HFBackend(HFForward, BatchedBackend):
             finish_reason="length",
         )
 
-    def _options(self, jobs: list[Job]) -> list[Completion]:
+    def _options(self, jobs: list[Job]) -> list[Completion | BaseException]:
         rows, spans = [], []
         for job in jobs:
             for text in job.request.continuations:
@@ -179,7 +239,8 @@ class HFBackend(HFForward, BatchedBackend):
                 rows[start : start + self.batch_size], spans[start : start + self.batch_size]
             )
         ]
-        out, at = [], 0
+        out: list[Completion | BaseException] = []
+        at = 0
         for job in jobs:
             n = len(job.request.continuations)
             out.append(
@@ -203,16 +264,9 @@ class HFBackend(HFForward, BatchedBackend):
             scores.append(float(at.gather(1, torch.tensor(option).unsqueeze(1)).mean()))
         return scores
 
-    def _generate(self, jobs: list[Job]) -> list[Completion]:
-        logits, cache, mask, positions = self._prefill([j.ids for j in jobs])
-        state = Generation(jobs, self.eos_ids, mask, positions)
-        for _ in range(state.budget):
-            logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
-            if state.step(logprobs, self.tokenizer):
-                break
-            out = self._step(state, cache)
-            logits, cache = out.logits[:, -1, :], cache_of(out)
-        return state.completions(self.name)
+
+def _wants_generation(job: Job) -> bool:
+    return _kind(job.request) == "generate"
 
 
 def _as_backend_error(exc: BaseException, name: str) -> BackendError:

@@ -9,6 +9,10 @@ the same prompts); vLLM schedules the batch itself (continuous batching, prefix 
   exactly the option-letter tokens (every tokenization, summed: ``exact_letter_probs``); otherwise the
   top ``max_logprobs`` alternatives, from which letters are summed.
 * Option likelihood: ``prompt_logprobs`` over prompt + option text, averaged over the option's tokens.
+* Constraints (JSON schema, regular expression): vLLM's structured-output sampling parameters —
+  ``StructuredOutputsParams`` (``SamplingParams(structured_outputs=...)``) where the installed vLLM has it, else
+  ``GuidedDecodingParams`` (``SamplingParams(guided_decoding=...)``); a vLLM with neither declares no constraints.
+* Cache identity: the model and the dtype vLLM actually loaded (``auto`` resolved).
 * Scale: ``--tensor_parallel_size N`` splits each layer over N GPUs of one node;
   ``--backend_arg pipeline_parallel_size=M`` splits the layers over M stages, and
   ``--backend_arg distributed_executor_backend=ray`` runs the stages on a Ray cluster (multi-node: start
@@ -19,6 +23,7 @@ the same prompts); vLLM schedules the batch itself (continuous batching, prefix 
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -28,7 +33,7 @@ from distalign.backends._batching import BatchedBackend, Job, MicroBatcher, deli
 from distalign.backends._http import parse_extra
 from distalign.backends._tokens import sample_seed
 from distalign.backends.base import Backend, BackendError, BackendOptions
-from distalign.types import Capabilities, Completion, Request
+from distalign.types import Capabilities, Completion, Constraint, Request
 
 INSTALL = "pip install 'distalign[vllm]' (needs a CUDA GPU)"
 GATHER_S = 0.02
@@ -44,6 +49,7 @@ ENGINE_KEYS = (
     "trust_remote_code",
     "enable_prefix_caching",
     "seed",
+    "dtype",
 )
 EXTRA_KEYS = (*ENGINE_KEYS, "gather_ms")
 VLLM_CAPS = Capabilities(
@@ -61,7 +67,9 @@ VLLM_CAPS = Capabilities(
     exact_letter_probs=True,
     in_process=True,
     key_env=("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
+    constraints=("json_schema", "regex"),
 )
+STRUCTURED = (("StructuredOutputsParams", "structured_outputs"), ("GuidedDecodingParams", "guided_decoding"))
 
 
 def import_vllm() -> Any:
@@ -77,6 +85,32 @@ def has_token_id_logprobs(sampling_params: Any) -> bool:
     """Whether this vLLM's ``SamplingParams`` takes ``logprob_token_ids`` (log-probs of chosen token ids)."""
     fields = getattr(sampling_params, "__struct_fields__", None) or getattr(sampling_params, "__annotations__", {})
     return "logprob_token_ids" in fields
+
+
+def structured_outputs(vllm: Any) -> tuple[Any, str] | None:
+    """The structured-output parameter class of this vLLM and its ``SamplingParams`` field, if it has one."""
+    where = [getattr(vllm, "sampling_params", None), vllm]
+    for cls_name, field_name in STRUCTURED:
+        for module in where:
+            cls = getattr(module, cls_name, None)
+            if cls is not None:
+                return cls, field_name
+    return None
+
+
+def constraint_kwargs(structured: tuple[Any, str] | None, constraint: Constraint) -> dict[str, Any]:
+    """The ``SamplingParams`` keyword that carries ``constraint``.
+
+    >>> class P:
+    ...     def __init__(self, **kw): self.kw = kw
+    >>> constraint_kwargs((P, "guided_decoding"), Constraint("regex", "[AB]"))["guided_decoding"].kw
+    {'regex': '[AB]'}
+    """
+    if structured is None:
+        raise BackendError("this vLLM has no structured-output sampling parameters; upgrade vLLM")
+    cls, field_name = structured
+    value = json.loads(constraint.spec) if constraint.kind == "json_schema" else constraint.spec
+    return {field_name: cls(**{"json" if constraint.kind == "json_schema" else "regex": value})}
 
 
 def capabilities(model: str, options: BackendOptions) -> Capabilities:
@@ -125,6 +159,7 @@ class VLLMBackend(BatchedBackend):
         self.llm = vllm.LLM(**args)
         self.tokenizer = self.llm.get_tokenizer()
         self.token_ids = has_token_id_logprobs(vllm.SamplingParams)
+        self.structured = structured_outputs(vllm)
         self.max_logprobs = int(args["max_logprobs"])
         self.capabilities = Capabilities(
             **{
@@ -132,9 +167,10 @@ class VLLMBackend(BatchedBackend):
                 "exact_letter_probs": self.token_ids,
                 "max_top_logprobs": min(20, self.max_logprobs),
                 "chat_template": bool(getattr(self.tokenizer, "chat_template", None)),
+                "constraints": VLLM_CAPS.constraints if self.structured else (),
             }
         )
-        self._identity = f"{self.name}@{options.dtype}"
+        self._identity = f"{self.name}@{loaded_dtype(self.llm, args.get('dtype', 'auto'))}"
         gather_s = float(dict(options.extra).get("gather_ms", GATHER_S * 1000)) / 1000
         self._batcher = MicroBatcher(self.name, self._run, None, gather_s)  # vLLM schedules any batch size
 
@@ -177,6 +213,8 @@ class VLLMBackend(BatchedBackend):
         }
         if request.stop:
             kw["stop"] = list(request.stop)
+        if request.constraint is not None:
+            kw.update(constraint_kwargs(self.structured, request.constraint))
         if request.letters and self.token_ids:
             kw["logprob_token_ids"] = sorted({i for L in request.letters for i in self.letter_ids.get(L, ())})
         elif request.letters or request.top_logprobs:
@@ -236,6 +274,13 @@ class VLLMBackend(BatchedBackend):
             )
             for tid, lp in ranked
         )
+
+
+def loaded_dtype(llm: Any, asked: str) -> str:
+    """The dtype vLLM loaded the weights in (``asked`` when the engine does not say)."""
+    config = getattr(getattr(llm, "llm_engine", None), "model_config", None)
+    dtype = getattr(config, "dtype", None)
+    return str(dtype).removeprefix("torch.") if dtype is not None else asked
 
 
 def _option_score(out: Any, prompt: list[int], start: int) -> float:
