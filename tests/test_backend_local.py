@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from distalign.backends import BackendError, BackendOptions, get_backend, local
-from distalign.backends.hf import HFBackend
+from distalign.backends.hf import HFBackend, pick_dtype
 from distalign.expression import METHODS, MethodConfig
-from distalign.types import Completion, Message, Parsed, SurveyItem
+from distalign.types import Completion, Constraint, Message, Parsed, Request, SurveyItem
 
 ITEMS = [
     SurveyItem(
@@ -81,7 +83,8 @@ def run_method(backend: HFBackend, output_type: str) -> list[Parsed]:
 def test_offline_and_cached(smollm: HFBackend) -> None:
     assert os.environ["HF_HUB_OFFLINE"] == "1" and smollm.capabilities.chat_template
     assert (local.cache_root() / "smollm2-135m-instruct" / local.MARKER).is_file()
-    assert smollm.cache_identity() == "local/smollm2-135m-instruct@float32"
+    dtype = str(pick_dtype("auto", smollm.device)).removeprefix("torch.")
+    assert smollm.cache_identity() == f"local/smollm2-135m-instruct@{dtype}"
 
 
 @pytest.mark.slow
@@ -95,3 +98,32 @@ def test_every_method_gives_valid_distributions(smollm: HFBackend, output_type: 
             assert all(p >= 0 for p in parsed.dist.probs) and math.isclose(parsed.dist.total, 1.0, abs_tol=1e-6)
         else:
             assert parsed.dist is None and parsed.reason
+
+
+@pytest.mark.slow
+def test_constrained_replies_of_the_built_in_model_match(smollm: HFBackend) -> None:
+    letters = ITEMS[0].letters
+    schema = {
+        "type": "object",
+        "properties": {letter: {"type": "number", "minimum": 0, "maximum": 100} for letter in letters},
+        "required": list(letters),
+        "additionalProperties": False,
+    }
+    pattern = r"\[([ABC], ){29}[ABC]\]"
+    requests = [
+        Request(messages(item), max_tokens=200, temperature=1.0, seed=0, sample_index=k, constraint=constraint)
+        for item in ITEMS
+        for k, constraint in enumerate(
+            [Constraint("json_schema", json.dumps(schema)), Constraint("regex", pattern)] * 2
+        )
+    ]
+
+    async def go() -> list[Completion]:
+        return list(await asyncio.gather(*(smollm.complete(r) for r in requests)))
+
+    for request, c in zip(requests, asyncio.run(go()), strict=True):
+        assert c.finish_reason == "stop", c
+        if request.constraint and request.constraint.kind == "regex":
+            assert re.fullmatch(pattern, c.text), c.text
+        else:
+            assert set(json.loads(c.text)) == set(letters), c.text

@@ -279,4 +279,5 @@ def make_backend(model: str, options: BackendOptions) -> Backend:
     extra = parse_extra(options.extra, EXTRA_KEYS)
     loaded, tokenizer = load_model(model, options)
     gather = float(extra.get("gather_ms", GATHER_S * 1000)) / 1000
-    return HFBackend(f"hf/{model}", loaded, tokenizer, batch_size=options.batch_size, gather_s=gather)
+    engine = extra.get("engine", "auto")
+    return HFBackend(f"hf/{model}", loaded, tokenizer, batch_size=options.batch_size, gather_s=gather, engine=engine)

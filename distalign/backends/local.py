@@ -170,4 +170,5 @@ def make_backend(model: str, options: BackendOptions) -> Backend:
         batch_size=options.batch_size,
         identity=f"local/{model}@{dtype}",
         gather_s=gather,
+        engine=extra.get("engine", "auto"),
     )
