@@ -28,7 +28,7 @@
 #   MODE                   evaluation and temperature-scaling mode: fixed (default) or paper
 #   SEED                   seed for sampling, few-shot example answers, bootstrap (default 0)
 #   N_BOOTSTRAP            bootstrap resamples (default 1000)
-#   CONCURRENCY            concurrent requests per model (default 8)
+#   CONCURRENCY            concurrent requests per model (default 16: the built-in model decodes 16 rows at once)
 #   RESULTS_DIR            where results go (default results)
 #   DISTALIGN_DATA_SOURCE  data source folder or URL (default: ../shared/benchmark-data when present,
 #                          else the upstream addresses)
@@ -45,7 +45,7 @@ MAX_TOKENS="${MAX_TOKENS:-128}"
 MODE="${MODE:-fixed}"
 SEED="${SEED:-0}"
 N_BOOTSTRAP="${N_BOOTSTRAP:-1000}"
-CONCURRENCY="${CONCURRENCY:-8}"
+CONCURRENCY="${CONCURRENCY:-16}"
 RESULTS_DIR="${RESULTS_DIR:-results}"
 if [ -z "${DISTALIGN_DATA_SOURCE:-}" ] && [ -d ../shared/benchmark-data ]; then
   DISTALIGN_DATA_SOURCE="$(cd ../shared/benchmark-data && pwd)"

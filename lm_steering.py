@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     a("--prompts_dir", type=Path, default=REPO / "inputs")
     a("--limit", type=int, default=None, help="only the first N questions of each dataset (smoke runs)")
     a("--seed", type=int, default=0)
-    a("--concurrency", type=int, default=8, help="requests in flight per model")
+    a("--concurrency", type=int, default=16, help="requests in flight per model (at least --batch_size)")
     a("--max_retries", type=int, default=5, help="retries of a transient error (429, 5xx, timeout)")
     a("--timeout", type=float, default=120.0, help="seconds per HTTP request attempt")
     a("--cache_path", type=Path, default=None, help="default: <output_dir>/.cache/responses.sqlite")
@@ -66,7 +66,7 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     """The "backend options" group: server address, batch size, device, dtype, backend-specific options."""
     b = p.add_argument_group("backend options").add_argument
     b("--base_url", default=None, help="OpenAI-compatible server (vLLM, Ollama, ...)")
-    b("--batch_size", type=int, default=8)
+    b("--batch_size", type=int, default=16, help="rows per forward pass and decoding together (local models)")
     b("--device", default="auto")
     b("--dtype", default="auto")
     b("--tensor_parallel_size", type=int, default=1)

@@ -60,9 +60,23 @@ async def measure(kind: str, model: str, n: int, batch: int, max_tokens: int, dt
     return {"identity": backend.cache_identity(), "wall": wall, "cpu": cpu, "count": count, "rate": count / wall}
 
 
-def run_worker(kind: str, target: str, args: argparse.Namespace, port: int = 0) -> dict:
-    """:func:`measure` in a subprocess; ``target`` is ``after``, ``before`` or ``llama.cpp``."""
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from ``/proc`` (0 when unreadable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_worker(kind: str, target: str, args: argparse.Namespace, server: tuple[int, int] = (0, 0)) -> dict:
+    """:func:`measure` in a subprocess; ``target`` is ``after``, ``before`` or ``llama.cpp`` (``server``: its
+    port and process id, whose CPU time is added to the client's)."""
+    port, pid = server
+    server_cpu = proc_cpu(pid) if pid else 0.0
     env = {**os.environ, "OPENAI_API_KEY": os.environ.get("OPENAI_API_KEY", "sk-" + "local")}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
     cwd = REPO
     if target == "before":
         cwd = before_tree(args.before)
@@ -76,6 +90,8 @@ def run_worker(kind: str, target: str, args: argparse.Namespace, port: int = 0) 
     if done.returncode != 0:
         raise SystemExit(f"{target} {kind} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
+    if pid:
+        result["cpu"] += proc_cpu(pid) - server_cpu
     unit = "prompts/s" if kind == "logp" else "tokens/s"
     print(
         f"{kind:9} {target:9} {result['rate']:8.2f} {unit}  ({result['count']} in {result['wall']:.1f} s wall, "
@@ -101,7 +117,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def llama_server() -> Iterator[int]:
+def llama_server() -> Iterator[tuple[int, int]]:
     """llama.cpp's OpenAI-compatible server on a free loopback port, stopped afterwards."""
     port = free_port()
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-llama-{port}.log", "w")  # noqa: SIM115
@@ -117,7 +133,7 @@ def llama_server() -> Iterator[int]:
             if server.poll() is not None:
                 raise SystemExit(f"llama.cpp server exited ({server.returncode}); see {log.name}")
             time.sleep(1)
-        yield port
+        yield port, server.pid  # the script execs the server: this is its process
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -150,11 +166,12 @@ def main(args: argparse.Namespace) -> None:
         for target in targets:
             results[(kind, target)] = run_worker(kind, target, args)
     if args.llama:
-        with llama_server() as port:
+        with llama_server() as server:
             for kind in ("logp", "gen"):
-                results[(kind, "llama.cpp")] = run_worker(kind, "llama.cpp", args, port)
+                results[(kind, "llama.cpp")] = run_worker(kind, "llama.cpp", args, server)
     print(f"\nLog-p: {args.n} prompts; free text: {args.gen} prompts, up to {args.max_tokens} tokens each; ")
-    print(f"batch_size {args.batch_size}, dtype {args.dtype}; before = {args.before or '-'}\n")
+    threads = args.threads or "torch default"
+    print(f"batch_size {args.batch_size}, dtype {args.dtype}, threads {threads}; before = {args.before or '-'}\n")
     print(table(results))
 
 
@@ -163,11 +180,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=32, help="Log-p prompts")
     parser.add_argument("--gen", type=int, default=32, help="free-text prompts")
     parser.add_argument("--max_tokens", type=int, default=128)
-    parser.add_argument("--batch_size", type=int, default=8, help="the CLI's default")
+    parser.add_argument("--batch_size", type=int, default=16, help="the CLI's default")
     parser.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16"])
     parser.add_argument("--before", default="", help="a commit to compare with (run from a git worktree of it)")
     parser.add_argument("--llama", action="store_true", help="also llama.cpp's server on the same GGUF")
     parser.add_argument("--quick", action="store_true", help="a small run (16 Log-p prompts, 8 replies of 48 tokens)")
+    parser.add_argument("--threads", type=int, default=0, help="OMP_NUM_THREADS of the workers (default: torch's)")
     return parser.parse_args(argv)
 
 

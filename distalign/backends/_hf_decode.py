@@ -94,10 +94,12 @@ class DecodeLoop:
                 deliver([job], [exc], time.perf_counter())
         if not rows:
             return logits
-        cache.ensure(max(len(r.job.ids) + r.request.max_tokens for r in [*active, *rows]) + 1)
-        hidden, pieces = self.prefill.run([r.job.ids for r in rows], keep=1)
-        for k, parts in enumerate(pieces):
-            cache.put(len(active) + k, parts)
+        hidden, parts = self.prefill.run([r.job.ids for r in rows], keep=1)
+        for row, (prefix, prefix_len, (_, _, n)) in zip(rows, parts, strict=True):
+            row.prefix, row.prefix_len, row.cached = prefix, prefix_len, n
+        cache.ensure(max(r.cached + r.request.max_tokens for r in [*active, *rows]) + 1)
+        for k, (_, _, (kv, i, n)) in enumerate(parts):
+            cache.put(len(active) + k, kv, i, n)
         active.extend(rows)
         new = self.lm.logits(hidden[:, -1])
         return new if logits is None else torch.cat([logits, new])
@@ -122,8 +124,14 @@ class DecodeLoop:
     def _step(self, active: list[Row], cache: SlotCache) -> torch.Tensor:
         device = self.lm.device
         tokens = torch.tensor([row.tokens[-1] for row in active], dtype=torch.long, device=device)
-        positions = torch.tensor([row.cached for row in active], dtype=torch.long, device=device)
-        logits = self.lm.decode(tokens, positions, cache)
+        offsets = torch.tensor([row.cached for row in active], dtype=torch.long, device=device)
+        positions = offsets + torch.tensor([row.prefix_len for row in active], dtype=torch.long, device=device)
+        groups: dict[int, tuple[Any, list[int]]] = {}
+        for i, row in enumerate(active):
+            if row.prefix is not None:
+                groups.setdefault(id(row.prefix), (row.prefix, []))[1].append(i)
+        shared = [(kv, torch.tensor(index, device=device)) for kv, index in groups.values()]
+        logits = self.lm.decode(tokens, positions, offsets, cache, shared)
         for row in active:
             row.cached += 1
         self.steps += 1

@@ -18,7 +18,8 @@ from distalign.backends._hf_compute import common_prefix, prefix_clusters
 from distalign.backends._hf_llama import KV, FastLM
 from distalign.backends._hf_slots import PrefixStore
 
-Piece = tuple[KV, int, int]  # keys/values, row within them, length: one stretch of a row's cache
+Piece = tuple[KV, int, int]  # keys/values, row within them, length: a row's own tokens
+Parts = tuple[KV | None, int, Piece]  # a row's shared prefix (keys/values, length) and its own tokens
 
 
 class FastPrefill:
@@ -51,8 +52,8 @@ class FastPrefill:
         self.store.add(tuple(row[:shared]), kv)
         return shared, kv
 
-    def group(self, rows: Sequence[Sequence[int]], keep: int) -> tuple[torch.Tensor, list[list[Piece]]]:
-        """Hidden states at each row's last ``keep`` positions [rows, keep, hidden], and its cache pieces."""
+    def group(self, rows: Sequence[Sequence[int]], keep: int) -> tuple[torch.Tensor, list[Parts]]:
+        """Hidden states at each row's last ``keep`` positions [rows, keep, hidden], and its cache parts."""
         limit = min(len(r) for r in rows) - keep
         if len(rows) > 1:
             limit = min(limit, common_prefix(rows))
@@ -62,16 +63,15 @@ class FastPrefill:
         hidden, new = self.lm.prefill(ids, start, kv)
         picks = torch.stack([torch.arange(n - keep, n) for n in lengths]).to(self.lm.device)
         tail = hidden.gather(1, picks.unsqueeze(-1).expand(-1, -1, hidden.shape[-1]))
-        pieces = [([(kv, 0, start)] if kv is not None else []) + [(new, i, n)] for i, n in enumerate(lengths)]
-        return tail, pieces
+        return tail, [(kv, start, (new, i, n)) for i, n in enumerate(lengths)]
 
-    def run(self, rows: Sequence[Sequence[int]], keep: int) -> tuple[torch.Tensor, list[list[Piece]]]:
+    def run(self, rows: Sequence[Sequence[int]], keep: int) -> tuple[torch.Tensor, list[Parts]]:
         """:meth:`group` over every cluster of rows sharing a prefix; results in the order of ``rows``."""
         clusters, rest = prefix_clusters(rows, self.min_shared) if len(rows) > 1 else ([], [0])
         alone = [i for i in rest if len(rest) == 1 or self.store.find(rows[i], len(rows[i]) - keep) is not None]
         plain = [i for i in rest if i not in alone]
         hidden: dict[int, torch.Tensor] = {}
-        pieces: dict[int, list[Piece]] = {}
+        pieces: dict[int, Parts] = {}
         for members in [*clusters, *([i] for i in alone), *([plain] if plain else [])]:
             tail, parts = self.group([rows[i] for i in members], keep)
             hidden.update(zip(members, tail, strict=True))

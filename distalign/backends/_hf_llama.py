@@ -168,21 +168,23 @@ class FastLM:
         """Float32 logits of final-normed hidden states."""
         return F.linear(hidden, self.lm_head).float()
 
-    def decode(self, tokens: torch.Tensor, positions: torch.Tensor, cache: Any) -> torch.Tensor:
+    def decode(
+        self, tokens: torch.Tensor, positions: torch.Tensor, offsets: torch.Tensor, cache: Any, shared: Shared
+    ) -> torch.Tensor:
         """Logits [rows, vocab] of one new token per row of ``cache`` (rows ``0..len(tokens) - 1``).
 
-        ``positions[i]`` is row ``i``'s position; its keys and values are written there, and the row attends
-        to its cache up to and including it.
+        ``positions[i]`` is row ``i``'s position in its sequence; ``offsets[i]`` where its new key and value go in
+        its cache row, which holds its own tokens only: the rows of each ``shared`` entry (a prefix's keys and
+        values, the rows' indices) attend to that prefix first, read once for all of them (:func:`cascade`).
         """
         rows = tokens.shape[0]
-        width = int(positions.max()) + 1
+        width = int(offsets.max()) + 1
         x = F.embedding(tokens, self.embed).unsqueeze(1)
         cos, sin = (t.unsqueeze(1) for t in self.rotary(x, positions.unsqueeze(1)))
-        keys = torch.arange(width, device=self.device)
-        mask = (keys[None, :] <= positions[:, None])[:, None, None, :]
+        mask = (torch.arange(width, device=self.device)[None, :] <= offsets[:, None])[:, None, None, :]
         heads = torch.arange(self.kv_heads, device=self.device)
         flat = ((torch.arange(rows, device=self.device)[:, None] * self.kv_heads + heads) * cache.width).add_(
-            positions[:, None]
+            offsets[:, None]
         )  # where each row's new key of each head goes in the cache seen as [slots * heads * width, head_dim]
         flat = flat.view(-1)
         for i, layer in enumerate(self.layers):
@@ -191,5 +193,48 @@ class FastLM:
             ck, cv = cache.keys[i], cache.values[i]
             ck.view(-1, self.head_dim).index_copy_(0, flat, k.reshape(-1, self.head_dim))
             cv.view(-1, self.head_dim).index_copy_(0, flat, v.reshape(-1, self.head_dim))
-            x = self._finish_layer(layer, x, self._attend(q, ck[:rows, :, :width], cv[:rows, :, :width], mask))
+            grouped = q.view(rows, self.kv_heads, self.groups, self.head_dim)
+            prefixes = [(kv[i], index) for kv, index in shared]
+            attn = cascade(grouped * self.scale, ck[:rows, :, :width], cv[:rows, :, :width], mask, prefixes)
+            x = self._finish_layer(layer, x, attn.reshape(rows, 1, self.heads * self.head_dim))
         return self.logits(self._norm(x[:, 0], self.norm))
+
+
+Shared = list[tuple[KV, torch.Tensor]]  # a shared prefix's keys and values per layer, the indices of its rows
+
+
+def _partial(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Unnormalised attention: running max, sum of weights and weighted values (float32)."""
+    scores = q @ k.float().transpose(-1, -2)
+    top = scores.amax(-1, keepdim=True)
+    weights = (scores - top).exp_()
+    return top, weights.sum(-1, keepdim=True), weights @ v.float()
+
+
+def cascade(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor, prefixes: list[tuple[Any, torch.Tensor]]
+) -> torch.Tensor:
+    """Decoding attention over a shared prefix and each row's own keys, merged exactly (log-sum-exp).
+
+    ``q`` [rows, kv_heads, groups, d] (already scaled); ``k``/``v`` [rows, kv_heads, width, d] each row's own
+    keys with ``mask`` [rows, 1, 1, width]; each prefix ``((pk, pv), index)`` holds keys and values
+    [1, kv_heads, prefix, d] that the rows ``index`` attend to before their own: all of those rows' queries meet
+    them in one product, so a prefix is read once per step, not once per row. Returns [rows, kv_heads, groups, d].
+    """
+    rows, heads, groups, dim = q.shape
+    q32 = q.float()
+    scores = (q32 @ k.float().transpose(-1, -2)).masked_fill_(~mask, float("-inf"))
+    top = scores.amax(-1, keepdim=True)
+    weights = (scores - top).exp_()
+    total, out = weights.sum(-1, keepdim=True), weights @ v.float()
+    for (pk, pv), index in prefixes:
+        n = index.numel()
+        stacked = q32.index_select(0, index).transpose(0, 1).reshape(heads, n * groups, dim)
+        parts = _partial(stacked, pk[0], pv[0])
+        p_top, p_total, p_out = (t.view(heads, n, groups, -1).transpose(0, 1) for t in parts)
+        o_top = top.index_select(0, index)
+        both = torch.maximum(o_top, p_top)
+        a, b = (o_top - both).exp_(), (p_top - both).exp_()
+        out.index_copy_(0, index, out.index_select(0, index) * a + p_out * b)
+        total.index_copy_(0, index, total.index_select(0, index) * a + p_total * b)
+    return (out / total).to(q.dtype)

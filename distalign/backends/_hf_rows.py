@@ -32,7 +32,9 @@ class Row:
         self.reason = ""
         self.generator = seeded_generator(job.request)
         self.started = time.perf_counter()
-        self.cached = len(job.ids)  # positions in the row's KV cache (the lean engine's decoding loop)
+        self.cached = len(job.ids)  # positions in the row's own KV cache (the lean engine's decoding loop)
+        self.prefix: Any = None  # the shared prefix's keys and values the row attends to first (lean engine)
+        self.prefix_len = 0
 
     @property
     def temperature(self) -> float:

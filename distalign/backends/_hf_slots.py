@@ -48,14 +48,11 @@ class SlotCache:
                     store.append(grown)
         self.width = width
 
-    def put(self, slot: int, parts: Sequence[tuple[KV, int, int]]) -> None:
-        """Write ``slot``'s keys and values: ``(kv, row, length)`` pieces one after the other from position 0."""
-        at = 0
-        for kv, row, length in parts:
-            for i, (k, v) in enumerate(kv):
-                self.keys[i][slot, :, at : at + length] = k[row, :, :length]
-                self.values[i][slot, :, at : at + length] = v[row, :, :length]
-            at += length
+    def put(self, slot: int, kv: KV, row: int, length: int) -> None:
+        """Write ``slot``'s keys and values: the first ``length`` positions of row ``row`` of ``kv``."""
+        for i, (k, v) in enumerate(kv):
+            self.keys[i][slot, :, :length] = k[row, :, :length]
+            self.values[i][slot, :, :length] = v[row, :, :length]
 
     def move(self, source: int, target: int, length: int) -> None:
         """Copy row ``source``'s first ``length`` positions into row ``target``."""
