@@ -117,12 +117,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def llama_server() -> Iterator[tuple[int, int]]:
-    """llama.cpp's OpenAI-compatible server on a free loopback port, stopped afterwards."""
+def llama_server(threads: int) -> Iterator[tuple[int, int]]:
+    """llama.cpp's OpenAI-compatible server on a free loopback port (``threads``: 0 for all cores), stopped after."""
     port = free_port()
+    env = {**os.environ, **({"LLAMA_SERVER_THREADS": str(threads)} if threads else {})}
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-llama-{port}.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
-        ["bash", str(REPO / "scripts/llama_server.sh"), "serve", str(port)], stdout=log, stderr=subprocess.STDOUT
+        ["bash", str(REPO / "scripts/llama_server.sh"), "serve", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 900  # a first call may build the server (minutes)
@@ -166,7 +170,7 @@ def main(args: argparse.Namespace) -> None:
         for target in targets:
             results[(kind, target)] = run_worker(kind, target, args)
     if args.llama:
-        with llama_server() as server:
+        with llama_server(args.threads) as server:
             for kind in ("logp", "gen"):
                 results[(kind, "llama.cpp")] = run_worker(kind, "llama.cpp", args, server)
     print(f"\nLog-p: {args.n} prompts; free text: {args.gen} prompts, up to {args.max_tokens} tokens each; ")

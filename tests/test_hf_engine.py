@@ -13,8 +13,10 @@ import pytest
 import torch
 from backend_calls import complete_all
 from test_backend_hf import one_by_one, prompt, tiny  # noqa: F401 - the module fixture
+from transformers import LlamaConfig, LlamaForCausalLM
 
 from distalign.backends import BackendError, BackendOptions, _hf_load, get_backend
+from distalign.backends._hf_llama import unsupported
 from distalign.backends.hf import HFBackend
 from distalign.engine import Executor
 from distalign.engine.cache import ResponseCache
@@ -113,7 +115,9 @@ def test_a_request_sent_while_others_decode_joins_them(tiny: tuple[Any, Any]) ->
         joined.append(len(got))
         return got
 
-    backend.loop.run = lambda jobs, more, slots: run(jobs, lambda n: more_after_the_late_request(more, n), slots)  # type: ignore[method-assign]
+    backend.loop.run = lambda jobs, more, slots, **kw: run(
+        jobs, lambda n: more_after_the_late_request(more, n), slots, **kw
+    )  # type: ignore[method-assign]
 
     async def go() -> list[Completion]:
         first = asyncio.ensure_future(backend.complete(greedy(0, 30)))
@@ -126,6 +130,28 @@ def test_a_request_sent_while_others_decode_joins_them(tiny: tuple[Any, Any]) ->
     long, late = asyncio.run(go())
     assert long.output_tokens == 30 and late.output_tokens == 3 and joined[:2] == [0, 1]
     assert not long.latency_s < late.latency_s  # the late one finished inside the first one's run
+
+
+def test_a_scoring_request_does_not_wait_for_the_decoding_to_end(tiny: tuple[Any, Any]) -> None:  # noqa: F811
+    model, tok = tiny
+    backend = HFBackend("hf/tiny", model, tok, batch_size=4, gather_s=0.001)
+    assert backend.loop is not None
+    finished: list[str] = []
+
+    async def go() -> None:
+        async def one(name: str, request: Request) -> None:
+            await backend.complete(request)
+            finished.append(name)
+
+        long = asyncio.ensure_future(one("generation", greedy(0, 400)))
+        while backend.loop.steps < 3:  # type: ignore[union-attr]
+            await asyncio.sleep(0.005)
+        await one("scoring", Request(prompt(1), letters=("A", "B")))
+        await long
+        await backend.aclose()
+
+    asyncio.run(go())
+    assert finished == ["scoring", "generation"]
 
 
 def test_a_seeded_run_repeated_gives_the_same_bytes(tiny: tuple[Any, Any]) -> None:  # noqa: F811
@@ -180,3 +206,27 @@ def test_an_invalid_constraint_fails_its_request_alone(tiny: tuple[Any, Any]) ->
     assert isinstance(bad, BackendError) and "invalid regex constraint" in str(bad)
     assert isinstance(good, Completion) and good.output_tokens == 5
     assert HFBackend("hf/tiny", model, tok).capabilities.constraints == ("json_schema", "regex")
+
+
+def test_models_the_lean_engine_does_not_know_run_through_transformers(tiny: tuple[Any, Any]) -> None:  # noqa: F811
+    _, tok = tiny
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        mlp_bias=True,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    model = LlamaForCausalLM(config).eval()
+    assert unsupported(model) == "biases outside the query/key/value projections"
+    backend = HFBackend("hf/biased", model, tok)
+    assert backend.fast is None and backend.loop is None
+    assert complete_all(backend, [greedy(0, 4)])[0].output_tokens == 4
+    with pytest.raises(BackendError, match="lean engine cannot run this model: biases"):
+        HFBackend("hf/biased", model, tok, engine="lean")
+    with pytest.raises(ValueError, match="valid: auto, lean, transformers"):
+        HFBackend("hf/biased", model, tok, engine="fast")

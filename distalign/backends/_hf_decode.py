@@ -52,22 +52,34 @@ class DecodeLoop:
             self.cache = SlotCache(len(lm.layers), slots, lm.kv_heads, lm.head_dim, lm.dtype, lm.device)
         return self.cache
 
-    def run(self, jobs: Sequence[Job], more: Callable[[int], list[Job]], slots: int) -> None:
-        """Answer ``jobs`` and whatever ``more`` hands over while they run; every job is resolved."""
+    def run(
+        self,
+        jobs: Sequence[Job],
+        more: Callable[[int], list[Job]],
+        slots: int,
+        between: Callable[[], None] = lambda: None,
+    ) -> None:
+        """Answer ``jobs`` and whatever ``more`` hands over while they run; every job is resolved.
+
+        ``between`` runs before every step (the backend answers queued scoring requests there).
+        """
         waiting: collections.deque[Job] = collections.deque(jobs)
         active: list[Row] = []
         try:
             with torch.inference_mode():
-                self._loop(waiting, active, more, self._cache(slots))
+                self._loop(waiting, active, more, between, self._cache(slots))
         except Exception as exc:  # noqa: BLE001 - every request still in the loop gets the error
             error = BackendError(f"{self.name}: {type(exc).__name__}: {exc}")
             left = [row.job for row in active] + list(waiting)
             deliver(left, [error] * len(left), time.perf_counter())
 
-    def _loop(self, waiting: collections.deque[Job], active: list[Row], more: Any, cache: SlotCache) -> None:
+    def _loop(
+        self, waiting: collections.deque[Job], active: list[Row], more: Any, between: Any, cache: SlotCache
+    ) -> None:
         logits: torch.Tensor | None = None
         slots = cache.shape[0]
         while True:
+            between()
             free = slots - len(active)
             if free > len(waiting):
                 waiting.extend(more(free - len(waiting)))

@@ -38,10 +38,20 @@ def unsupported(model: Any) -> str:
         return "sliding-window attention"
     if getattr(cfg, "pretraining_tp", 1) != 1:
         return "pretraining_tp > 1"
-    linears = [m for layer in model.model.layers for m in (layer.self_attn, layer.mlp)]
-    if any(type(p) is not torch.nn.Linear for m in linears for p in m.children() if hasattr(p, "weight")):
+    layers = model.model.layers
+    linears = [
+        p for layer in layers for m in (layer.self_attn, layer.mlp) for p in m.children() if hasattr(p, "weight")
+    ]
+    if any(type(p) is not torch.nn.Linear for p in linears):
         return "quantized or replaced linear layers"
+    biased = [layer.self_attn.o_proj.bias for layer in layers] + [p.bias for layer in layers for p in _mlp(layer)]
+    if any(b is not None for b in biased):
+        return "biases outside the query/key/value projections"
     return ""
+
+
+def _mlp(layer: Any) -> list[Any]:
+    return [layer.mlp.gate_proj, layer.mlp.up_proj, layer.mlp.down_proj]
 
 
 @dataclass

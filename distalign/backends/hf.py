@@ -184,6 +184,22 @@ class HFBackend(HFForward, BatchedBackend):
 
     def _run(self, jobs: list[Job]) -> None:
         ready = self._ready(jobs)
+        generate = [j for j in ready if _wants_generation(j)]
+        self._answer([j for j in ready if not _wants_generation(j)])
+        if generate and self.loop is not None:
+            self.loop.run(generate, self._more_generation, self.batch_size, between=self._scoring_meanwhile)
+        elif generate:
+            self._answer(generate)
+
+    def _more_generation(self, n: int) -> list[Job]:
+        return self._ready(self._batcher.take(_wants_generation, n))
+
+    def _scoring_meanwhile(self) -> None:
+        """Scoring requests queued while free text decodes run between two decoding steps (no starving)."""
+        self._answer(self._ready(self._batcher.take(lambda j: not _wants_generation(j), self.batch_size)))
+
+    def _answer(self, ready: list[Job]) -> None:
+        """Run and answer encoded jobs, one runner per kind of request."""
         runners: dict[str, Callable[[list[Job]], list[Completion | BaseException]]] = {
             "score": self._score,
             "options": self._options,
@@ -192,9 +208,6 @@ class HFBackend(HFForward, BatchedBackend):
         for kind, runner in runners.items():
             group = [j for j in ready if _kind(j.request) == kind]
             if not group:
-                continue
-            if kind == "generate" and self.loop is not None:
-                self.loop.run(group, lambda n: self._ready(self._batcher.take(_wants_generation, n)), self.batch_size)
                 continue
             start = time.perf_counter()
             try:
