@@ -61,6 +61,8 @@ _STEERING_ALIASES = {"nosteer": "none", "nosteering": "none", "context": "contex
 METHOD_LABELS = {
     "express_distribution": "V",
     "sequence": "Seq",
+    "express_distribution_structured": "V-S",
+    "sequence_structured": "Seq-S",
     "model_logprobs": "Log-p",
     "rescaled_model_logprobs": "TS-Log-p",
     "rescaled_model_logprobs_cv": "TS-Log-p CV",
@@ -70,6 +72,8 @@ METHOD_LABELS = {
 METHOD_DESCRIPTIONS = {
     "V": "verbalize (V)",
     "Seq": "sequence (Seq)",
+    "V-S": "verbalize, structured decoding (V-S)",
+    "Seq-S": "sequence, structured decoding (Seq-S)",
     "Log-p": "log-probs (Log-p)",
     "TS-Log-p": "temperature-scaled log-probs, fit on the test data (TS-Log-p)",
     "TS-Log-p CV": "temperature-scaled log-probs, cross-fitted (TS-Log-p CV)",
@@ -78,12 +82,20 @@ METHOD_DESCRIPTIONS = {
 }
 PAPER_OUTPUT_TYPES = ("express_distribution", "sequence", "model_logprobs", "rescaled_model_logprobs")
 PAPER_GENERATED = ("express_distribution", "sequence", "model_logprobs")  # the paper's generated methods
+# Knowledge-to-simulation gaps (docs/original.md §7.5): k2s_gap.csv's Task Type -> (describing, simulating) methods,
+# and the leaderboard's column label. The structured pair's row appears only where its results exist.
+K2S_PAIRS = {
+    "knowledge_to_sim_gap": ("express_distribution", "sequence"),
+    "knowledge_to_sim_gap_structured": ("express_distribution_structured", "sequence_structured"),
+}
+K2S_LABELS = {"knowledge_to_sim_gap": "K2S", "knowledge_to_sim_gap_structured": "K2S-S"}
 # Outputs derived from model_logprobs by temperature scaling (not generated; docs/original.md §3.5, §6).
 RESCALED = {"paper": "rescaled_model_logprobs", "fixed": "rescaled_model_logprobs_cv"}
 _METHOD_ALIASES = {
     "logprobs": "Log-p",
     "verbalize": "V",
     "verbalized": "V",
+    "verbalize_structured": "V-S",
     "samples": "Samples",
     "logprobs_ts": "TS-Log-p",
     "logprobs_ts_cv": "TS-Log-p CV",

@@ -45,7 +45,7 @@ def test_registry_covers_generated_output_types() -> None:
     assert set(PAPER_GENERATED) <= set(METHODS)
     assert {"independent_samples", "option_likelihood"} <= set(METHODS)
     assert all(get_method(k).output_type == k for k in METHODS)
-    with pytest.raises(ValueError, match="valid: express_distribution, independent_samples"):
+    with pytest.raises(ValueError, match="valid: express_distribution, express_distribution_structured, independ"):
         get_method("rescaled_model_logprobs")
 
 

@@ -10,7 +10,7 @@ extra columns after them; lists as JSON):
   pooled, every dataset weighted equally (the paper's three: ⅓ each); then the simulated references;
 * ``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated per dataset, OQA+NYT ("both",
   ½ each) per model × method, and the human rows;
-* ``k2s_gap.csv``: knowledge-to-simulation gap Seq/V − 1 per model;
+* ``k2s_gap.csv``: knowledge-to-simulation gap Seq/V − 1 per model (and Seq-S/V-S where structured results exist);
 * ``eval_skips.csv``: every counted skip and failed check;
 * ``leaderboard.md``: the headline table (models × methods, mean ± error, K2S), coverage (N, parse-failure
   rate), simulated and human references, and the run's mode, seed and resample count.
@@ -41,7 +41,7 @@ from distalign.evaluation.pooling import SPECIAL, Line, Scorer
 from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
 from distalign.files import write_text
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
-from distalign.names import ALL_DATASETS, HEADLINE_TASKS, method_label
+from distalign.names import ALL_DATASETS, HEADLINE_TASKS, K2S_PAIRS, method_label
 from distalign.types import TVRow
 
 EVAL_COLUMNS = [
@@ -178,6 +178,8 @@ def everything(sc: Scorer) -> list[Line]:
 def k2s(head: pd.DataFrame, metric: Metric | None = None) -> pd.DataFrame:
     """``k2s_gap.csv``: Seq/V − 1 from the headline means, per model with both scores.
 
+    One row per model and pair of :data:`distalign.names.K2S_PAIRS` with both scores (``Task Type`` names the
+    pair; ``V Mean`` and ``Seq Mean`` hold the pair's means): V/Seq, and V-S/Seq-S where structured results exist.
     The gap is defined on distances (lower is better); for a higher-is-better ``metric`` it is left empty and
     a ``note`` column says why.
     """
@@ -185,10 +187,11 @@ def k2s(head: pd.DataFrame, metric: Metric | None = None) -> pd.DataFrame:
     lines = []
     for model in dict.fromkeys(head.loc[head["model"] != "", "model"]):
         mine = head[head["model"] == model].set_index("output_type")["Alignment Mean"]
-        v, seq = mine.get("express_distribution", np.nan), mine.get("sequence", np.nan)
-        if np.isfinite(v) and np.isfinite(seq):
-            gap = np.nan if undefined or v <= 0 else seq / v - 1  # a perfect V (TV 0) leaves the ratio undefined
-            lines.append([model, ALL_DATASETS, "knowledge_to_sim_gap", gap, v, seq])
+        for task_type, (describe, simulate) in K2S_PAIRS.items():
+            v, seq = mine.get(describe, np.nan), mine.get(simulate, np.nan)
+            if np.isfinite(v) and np.isfinite(seq):
+                gap = np.nan if undefined or v <= 0 else seq / v - 1  # a perfect V (TV 0) leaves the ratio undefined
+                lines.append([model, ALL_DATASETS, task_type, gap, v, seq])
     frame = pd.DataFrame(lines, columns=K2S_COLUMNS)
     return frame.assign(note=K2S_UNDEFINED) if undefined else frame
 

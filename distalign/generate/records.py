@@ -28,6 +28,8 @@ def record_of(
     assert unit.item is not None
     rec = make_record(parsed, unit.item.letters, expected)
     rec.update(method.record_extra(unit.item, completions))
+    if unit.requests and unit.requests[0].constraint is not None:  # structured methods: the form enforced
+        rec["constraint"] = unit.requests[0].constraint.kind
     rec["options"] = list(unit.item.options)
     return rec
 
