@@ -17,6 +17,7 @@ from distalign.datasets import DATASETS
 from distalign.engine.cache import CacheError
 from distalign.expression import METHODS
 from distalign.generate import RunConfig, dry_run, format_dry_run, key_values, run
+from distalign.generate.report import exit_status
 from distalign.names import PAPER_GENERATED, TASK3_TYPES, TASK_STEERING
 from distalign.redact import redact
 
@@ -115,14 +116,22 @@ def config(args: argparse.Namespace) -> RunConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run (or dry-run) a generation; errors print one clear line and exit 2."""
+    """Run (or dry-run) a generation; the exit code says what happened (:mod:`distalign.generate.report`).
+
+    0 everything asked for is done; 1 a model could not start; 2 bad arguments, configuration or I/O (one clear
+    line); 3 some requests failed permanently; 4 every request sent failed. A non-zero code ends with one line
+    naming the count and the first reason.
+    """
     args = parse_args(argv)
     try:
         cfg = config(args)
         if args.dry_run:
             print(format_dry_run(dry_run(cfg)))
-        elif any(report.error for report in run(cfg)):
-            return 1
+            return 0
+        code, line = exit_status(run(cfg))
+        if code:
+            print(f"error: {redact(line)}", file=sys.stderr)
+        return code
     except (ValueError, CacheError, BackendError, RuntimeError) as e:
         print(f"error: {redact(str(e))}", file=sys.stderr)
         return 2
@@ -133,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished questions are saved; run the same command again to continue", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

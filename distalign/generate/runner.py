@@ -152,7 +152,8 @@ async def run_model(
         return report
     try:
         backend = plugins.get_backend(model, cfg.backend_options)
-    except BackendError as e:  # a missing key or package: report it, run the other models
+        await backend.ready()
+    except BackendError as e:  # a missing key or package, nothing listening: report it, run the other models
         report.error = redact(str(e))
         return report
     log = RunLog((cfg.log_dir or cfg.results_dir / "logs") / f"{model_dir(model)}.jsonl")
