@@ -21,6 +21,21 @@ if [ "${1:-}" = "--fast" ]; then
 fi
 
 bash scripts/setup_env.sh
+# The real-server tests (tests/test_llama_server.py) run llama.cpp's OpenAI-compatible server, built once per
+# machine outside the repository (scripts/llama_server.sh: about 8 minutes the first time, under a second after).
+# The build runs in the background while the data are fetched, the linters run and the other tests start; the
+# tests wait for it (a lock) when they get there.
+llama_log="$(mktemp "${TMPDIR:-/tmp}/distalign-llama-build.XXXXXX")"
+bash scripts/llama_server.sh build >"$llama_log" 2>&1 &
+llama_pid=$!
+finish() {
+  if ! wait "$llama_pid" 2>/dev/null; then
+    echo "[test] the llama.cpp server build failed (the real-server tests report it):" >&2
+    tail -n 20 "$llama_log" >&2
+  fi
+  rm -f "$llama_log"
+}
+trap finish EXIT
 source_dir="${DISTALIGN_DATA_SOURCE:-}"
 if [ -z "$source_dir" ] && [ -d "$root/../shared/benchmark-data" ]; then
   source_dir="$root/../shared/benchmark-data"

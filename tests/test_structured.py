@@ -146,3 +146,26 @@ def test_schema_only_backend_uses_the_json_form(tmp_path: Path) -> None:
     )
     marker = json.loads((tmp_path / "res/opinionqa/sequence_structured/fake__uniform/_na.json").read_text())
     assert "enforces no regular expression or JSON schema" in marker["reason"]
+
+
+BUILTIN = "local/smollm2-135m-instruct"
+
+
+@pytest.mark.slow
+@pytest.mark.data
+@pytest.mark.skipif(
+    not model_capabilities(BUILTIN).constraints, reason="the built-in model's backend declares no constraint form yet"
+)
+def test_builtin_model_structured_replies_parse(tmp_path: Path) -> None:
+    """The acceptance run: the built-in model, NYT persona, V-S and Seq-S on 2 questions, 0 parse failures."""
+    out = tmp_path / "res"
+    repo = Path(lm_steering.__file__).resolve().parent
+    argv = ["--models", BUILTIN, "--dataset", "nytimes", "--task", "1", "--limit", "2", "--no_progress"]
+    types = ["--output_type", "express_distribution_structured", "sequence_structured"]
+    assert lm_steering.main([*argv, *types, "--data_dir", str(repo), "--output_dir", str(out)]) == 0
+    recs = [(key.output_type, r) for key, path in scan(out) for r in read_results(path).values()]
+    assert len(recs) == 16 and all(r["parse_ok"] for _, r in recs)
+    assert {(t, r["constraint"]) for t, r in recs} == {
+        ("express_distribution_structured", "json_schema"),
+        ("sequence_structured", "regex"),
+    }
