@@ -21,8 +21,10 @@
 #                          2 CPU cores the whole job then takes about 13 minutes; LIMIT=0 means all questions)
 #   DATASETS               datasets to generate (default: every registered dataset, distalign.datasets.DATASETS)
 #   TASKS                  steering tasks (default "0 1 3": none, persona, few-shot; GlobalValues has no task 0)
-#   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution", the
-#                          paper's; also: independent_samples, option_likelihood)
+#   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution
+#                          sequence_structured express_distribution_structured": the paper's three and the
+#                          structured twins of Seq and V, "n/a" for a model that cannot constrain its decoding;
+#                          also: independent_samples, option_likelihood)
 #   MAX_TOKENS             reply budget of sequence / express_distribution (default 128: 30 letters or a JSON
 #                          object, plus a short preamble)
 #   MODE                   evaluation and temperature-scaling mode: fixed (default) or paper
@@ -40,7 +42,7 @@ MODELS="${MODELS:-local/smollm2-135m-instruct}"
 LIMIT="${LIMIT:-2}"
 DATASETS="${DATASETS:-}"
 TASKS="${TASKS:-0 1 3}"
-OUTPUT_TYPES="${OUTPUT_TYPES:-model_logprobs sequence express_distribution}"
+OUTPUT_TYPES="${OUTPUT_TYPES:-model_logprobs sequence express_distribution sequence_structured express_distribution_structured}"
 MAX_TOKENS="${MAX_TOKENS:-128}"
 MODE="${MODE:-fixed}"
 SEED="${SEED:-0}"
