@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from distalign.backends._gbnf import regex_to_gbnf
@@ -102,7 +102,9 @@ def anthropic_form(model: str, extra: Mapping[str, str]) -> str:
     return _choice(extra, "structured", ANTHROPIC_FORMS, default)
 
 
-def anthropic_params(constraint: Constraint, form: str, label: str, schema_fix: Any) -> dict[str, Any]:
+def anthropic_params(
+    constraint: Constraint, form: str, label: str, schema_fix: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
     """Messages API parameters asking for ``constraint`` (``schema_fix``: the SDK's schema transform, native)."""
     if constraint.kind != "json_schema" or form == "none":
         raise BackendError(f"{label} enforces no {constraint.kind}")

@@ -15,6 +15,7 @@ budget is at least what the format needs (``--max_tokens`` when that is more).
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from typing import Any
 
 from distalign.expression.base import FreeTextMethod, MethodConfig, request_meta, seed_for, temperature_for
@@ -41,13 +42,13 @@ class ConstrainedMethod(FreeTextMethod):
 
     forms: tuple[str, ...] = ("json_schema",)
 
+    @abstractmethod
     def constraint(self, item: SurveyItem, kind: str) -> Constraint:
         """The constraint of ``kind`` for ``item``'s letters."""
-        raise NotImplementedError
 
+    @abstractmethod
     def budget(self, item: SurveyItem, kind: str) -> int:
         """Tokens the constrained reply needs at most (whitespace allowed by the format included)."""
-        raise NotImplementedError
 
     def form(self, caps: Capabilities | None) -> str:
         """The constraint kind sent to a backend with ``caps`` (the preferred one when unknown)."""
