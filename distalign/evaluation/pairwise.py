@@ -56,8 +56,8 @@ def cell_scores(rows: Sequence[TVRow], model: str, output_type: str) -> dict[str
     """Per dataset, the score of each cell of one (model, method) over the headline tasks (each cell once)."""
     out: dict[str, dict[Cell, float]] = {}
     for r in rows:
-        if (r.model, r.output_type) == (model, output_type) and r.task in HEADLINE_TASKS:
-            cells = out.setdefault(r.dataset, {})
+        if (r.model, r.output_type) == (model, output_type) and r.task in HEADLINE_TASKS and len(r.qids) == len(r.tvs):
+            cells = out.setdefault(r.dataset, {})  # (a row without question keys cannot be paired: left out)
             for qid, tv in zip(r.qids, r.tvs, strict=True):
                 cells.setdefault((r.task, r.group, r.demographic, qid), tv)
     return out

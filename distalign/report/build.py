@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +21,11 @@ from typing import Any
 from distalign.datasets import DATASETS
 from distalign.evaluation.base import Context
 from distalign.figures.build import FIGURES
+from distalign.files import DataError
 from distalign.metrics import METRICS
 from distalign.names import DATASET_LABELS, dataset_label
 from distalign.report import differences, explorer, health, leaderboard
-from distalign.report.cells import Sources, eval_rows, model_cells
+from distalign.report.cells import EvalRow, Sources, eval_rows, model_cells
 from distalign.report.inputs import EvalOutputs, figures, provenance, read_outputs
 from distalign.report.logs import read_logs
 from distalign.report.render import asset, render, write_page
@@ -33,6 +37,7 @@ NAV = (
     ("health.html", "Run health"),
 )
 SORTING = ("tablesort.min.js", "tablesort.number.min.js", "report.js")
+WORKERS = 4  # processes that build explorer pages (at most the number of cores)
 
 
 @dataclass(frozen=True)
@@ -122,17 +127,15 @@ def explorer_pages(w: Writer, sources: Sources) -> list[explorer.Page]:
     out, problem, found = w.outputs, "", list[explorer.Page]()
     if "positions" not in out.cells.columns:
         problem = "The per-question CSV has no positions column: re-run lm_steering_eval.py to explore questions."
-    metric, mode = w.common["metric_label"], out.settings.mode
     rows = eval_rows(out.cells) if not problem else {}
-    for model in model_order(out):
-        for dataset in DATASETS:
-            cells = model_cells(sources, rows.get((model, dataset), []))
-            siblings = explorer.pages(model, dataset, cells, metric, mode) if cells else []
-            for page in siblings:
-                title = f"Questions: {model} on {dataset_label(dataset)}" + (f" ({page.part})" if page.part else "")
-                w.page(page.file, "explorer.html", title, ("explorer.js",), siblings=siblings, data=page.json)
-                page.release()  # a page at a time in memory: its cells and JSON go once it is written
-            found += siblings
+    tasks = [(m, d) for m in model_order(out) for d in DATASETS if (m, d) in rows]
+    for siblings in explored(tasks, (sources, rows, w.common["metric_label"], out.settings.mode)):
+        for page in siblings:
+            title = f"Questions: {page.model} on {dataset_label(page.dataset)}"
+            title += f" ({page.part})" if page.part else ""
+            w.page(page.file, "explorer.html", title, ("explorer.js",), siblings=siblings, data=page.json)
+            page.release()  # written: its JSON goes (a model × dataset at a time in memory)
+        found += siblings
     by_cell: dict[tuple[str, str], list[explorer.Page]] = {}
     for page in found:
         by_cell.setdefault((page.model, page.dataset), []).append(page)
@@ -140,6 +143,43 @@ def explorer_pages(w: Writer, sources: Sources) -> list[explorer.Page]:
     w.page("explore.html", "explore_index.html", "Question explorer", SORTING, models=model_order(out),
            datasets=datasets, by_cell=by_cell, problem=problem)  # fmt: skip
     return found
+
+
+_STATE: tuple[Sources, dict[tuple[str, str], list[EvalRow]], str, str] | None = None  # inherited by the workers
+
+
+def _explore(task: tuple[str, str]) -> list[explorer.Page]:
+    """The explorer pages of one (model, dataset), their cells dropped (the counts stay): the work of one task."""
+    assert _STATE is not None
+    sources, rows, metric, mode = _STATE
+    cells = model_cells(sources, rows[task])
+    found = explorer.pages(*task, cells, metric, mode) if cells else []
+    for page in found:
+        page.cells = []
+    return found
+
+
+def explored(
+    tasks: list[tuple[str, str]], state: tuple[Sources, dict[tuple[str, str], list[EvalRow]], str, str]
+) -> Iterator[list[explorer.Page]]:
+    """:func:`_explore` of every task, in order, on up to :data:`WORKERS` forked processes.
+
+    One process where fork is not available or there is one core; the results come back in task order, so every
+    byte written is the same whatever the number of workers.
+    """
+    global _STATE
+    _STATE = state
+    for dataset in dict.fromkeys(d for _, d in tasks):  # loaded once here, inherited by every worker
+        try:
+            state[0].ctx.dataset(dataset)
+        except DataError:
+            pass  # the cells then show what the result files hold
+    workers = min(WORKERS, os.cpu_count() or 1, len(tasks))
+    if workers < 2 or "fork" not in mp.get_all_start_methods():
+        yield from map(_explore, tasks)
+        return
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        yield from pool.map(_explore, tasks)
 
 
 def health_page(w: Writer, sources: Sources, pages: list[explorer.Page]) -> None:

@@ -220,7 +220,7 @@ def row_cells(src: Sources, row: EvalRow, view: ResultView) -> Iterator[Cell]:
         yield Cell(
             qid,
             item.text if item is not None else qid,
-            " · ".join(f"{k}: {v}" for k, v in item.details) if item is not None else "",
+            " · ".join(f"{k}: {v}" for k, v in item.details if v != item.text) if item is not None else "",
             method,
             steering,
             group_label(item, row.group, row.demographic),

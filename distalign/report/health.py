@@ -84,7 +84,8 @@ def _rows(cells: pd.DataFrame) -> dict[tuple[str, str], Health]:
 def _add_skips(rows: dict[tuple[str, str], Health], skips: pd.DataFrame | None) -> None:
     if skips is None:
         return
-    for _, s in skips[skips["kind"].isin([PARSE_FAILURE, SKIP])].iterrows():
+    counted = skips["kind"].isin([PARSE_FAILURE, SKIP]) & ~skips["model"].isin(["human", "simulated", ""])
+    for _, s in skips[counted].iterrows():
         row = rows.setdefault((s["model"], s["output_type"]), Health(s["model"], s["output_type"]))
         target = row.failure_reasons if s["kind"] == PARSE_FAILURE else row.skipped
         target[str(s["reason"])] += int(s["count"])

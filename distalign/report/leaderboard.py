@@ -17,7 +17,7 @@ import pandas as pd
 
 from distalign.datasets import DATASETS
 from distalign.evaluation.markdown import REFERENCE_LABELS
-from distalign.names import ALL_DATASETS, STEERING_LABELS, dataset_label, method_label, steering_of
+from distalign.names import ALL_DATASETS, STEERING_LABELS, dataset_label, method_label, steering_of, task_dirs
 
 POOLED = "task1_task3"
 STEERING_ORDER = (POOLED, "task1", "task3_easy_hard", "task3_easy", "task2", "task0")
@@ -92,10 +92,12 @@ def reference(line: pd.Series) -> Score:
 
 
 def steering_label(task: str) -> str:
-    """How a task folder is named on the page.
+    """How a task folder is named on the page (a folder the pipeline does not write keeps its name beside the label).
 
     >>> steering_label("task1"), steering_label("task1_task3"), steering_label("task3_easy")
     ('persona', 'persona + few-shot', 'few-shot (easy)')
+    >>> steering_label("task3_easy_hard_v1"), steering_label("other")
+    ('few-shot (task3_easy_hard_v1)', 'other')
     """
     if task == POOLED:
         return "persona + few-shot"
@@ -103,6 +105,8 @@ def steering_label(task: str) -> str:
         label = STEERING_LABELS[steering_of(task)]
     except ValueError:
         return task
+    if task not in task_dirs():
+        return f"{label} ({task})"
     return f"{label} (easy)" if task == "task3_easy" else label
 
 

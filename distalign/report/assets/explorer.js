@@ -102,7 +102,8 @@
   function card(cell) {
     var article = el("article"), question = data.questions[cell[0]];
     article.appendChild(header(cell));
-    article.appendChild(el("div", "details-text", question[0] + (question[2] ? " · " + question[2] : "")));
+    var about = [question[0] === question[1] ? "" : question[0], question[2]].filter(Boolean).join(" · ");
+    article.appendChild(el("div", "details-text", about));
     article.appendChild(bars(cell));
     if (!cell[5]) article.appendChild(el("p", "error", "Parse failure: " + (cell[10] || "no reason recorded") +
       " — " + data.failure_note));
