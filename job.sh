@@ -8,7 +8,8 @@
 #   4. calibrate    temperature scaling of model_logprobs                     -> results/**/rescaled_model_logprobs{,_cv}/...
 #   5. evaluate     TVs, baselines, bootstrap, leaderboards (released + new)  -> results/*.csv, results/leaderboard.md
 #   6. figures      the paper's figures                                       -> results/figures/*.png|pdf
-#   7. report       prints results/leaderboard.md
+#   7. report       the HTML report (leaderboard, pairwise differences,     -> results/report/index.html
+#                   question explorer, run health); prints leaderboard.md and ends with the report's path
 #
 # Every stage is resumable: Ctrl-C at any point loses nothing (writes are atomic, generations are cached
 # and skipped when done); run the job again to continue. A second run reuses the cache.
@@ -96,6 +97,8 @@ $py lm_steering_eval.py --results_dir "$RESULTS_DIR" --data_dir . --output_dir "
 stage 6/7 "figures"
 $py -m distalign.figures --results_dir "$RESULTS_DIR" --output_dir "$RESULTS_DIR/figures"
 
-stage 7/7 "report: $RESULTS_DIR/leaderboard.md"
+stage 7/7 "report: $RESULTS_DIR/report/index.html"
+report="$($py -m distalign.report --results_dir "$RESULTS_DIR" --data_dir .)"
 cat "$RESULTS_DIR/leaderboard.md"
 printf '\nDone in %ds. Figures: %s/figures/\n' $((SECONDS - started)) "$RESULTS_DIR"
+printf 'Report (open in a browser, no server needed): %s\n' "$report"

@@ -2,10 +2,11 @@
 
 Reads every result file under ``--results_dir`` (every model, method, task and group found there) and writes,
 overwriting, into ``--output_dir``: ``eval_disagreement_bootstrapping.csv``, ``leaderboard_distrib_alignment.csv``,
-``leaderboard_distrib_alignment_all.csv``, ``k2s_gap.csv``, ``eval_skips.csv`` and ``leaderboard.md`` (also
-printed). ``--mode paper`` reproduces the released numbers (docs/original.md §7, §10), ``--mode fixed``
-(default) corrects the defects of docs/original.md §11.1. ``--metric`` (fixed mode) scores every cell by another
-registered metric (:data:`distalign.metrics.METRICS`: ``jsd``, ``wasserstein``, ...) instead of TV. Example::
+``leaderboard_distrib_alignment_all.csv``, ``k2s_gap.csv``, ``eval_skips.csv``, ``pairwise_differences.csv`` and
+``leaderboard.md`` (also printed); ``python -m distalign.report`` turns them into HTML pages. ``--mode paper``
+reproduces the released numbers (docs/original.md §7, §10), ``--mode fixed`` (default) corrects the defects of
+docs/original.md §11.1. ``--metric`` (fixed mode) scores every cell by another registered metric
+(:data:`distalign.metrics.METRICS`: ``jsd``, ``wasserstein``, ...) instead of TV. Example::
 
     python lm_steering_eval.py --results_dir results --data_dir . --output_dir results --mode paper --seed 0
 """

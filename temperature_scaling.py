@@ -46,22 +46,33 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+SUMMARY_HEADER = ("model", "dataset", "task", "T (all)", "folds T range", "held-out TV", "all-zero rows")
+LEFT = 3  # the first three columns are names (left-aligned); the others are numbers (right-aligned)
+
+
 def summary(fits: Sequence[Fit]) -> str:
-    """One line per pool: pooled T, and the range of the fold temperatures when cross-fitted."""
-    lines = [f"{'model':<28}{'dataset':<14}{'task':<17}{'T (all)':>9}  folds T range      held-out TV  all-zero rows"]
-    for fit in (f for f in fits if f.fold == ALL_FOLDS):
-        folds = [
-            f
-            for f in fits
-            if (f.model, f.dataset, f.task) == (fit.model, fit.dataset, fit.task) and f.fold != ALL_FOLDS
-        ]
-        spread = f"{min(f.temperature for f in folds):7.3f}-{max(f.temperature for f in folds):<7.3f}" if folds else ""
-        held = "" if fit.heldout_tv != fit.heldout_tv else f"{fit.heldout_tv:.4f}"
-        lines.append(
-            f"{fit.model:<28}{fit.dataset:<14}{fit.task:<17}{fit.temperature:9.4f}  {spread:<18} "
-            f"{held:>11}  {fit.n_all_zero or ''}"
-        )
-    return "\n".join(lines)
+    """One line per pool: pooled T, and the range of the fold temperatures when cross-fitted.
+
+    Columns are as wide as their longest entry, two spaces apart, so long model names never run into the next
+    column.
+    """
+    rows = [SUMMARY_HEADER, *(_summary_row(fit, fits) for fit in fits if fit.fold == ALL_FOLDS)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_HEADER))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i < LEFT else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    )
+
+
+def _summary_row(fit: Fit, fits: Sequence[Fit]) -> tuple[str, ...]:
+    """The summary cells of a pooled fit: names, pooled T, fold range, held-out TV, all-zero rows."""
+    key = (fit.model, fit.dataset, fit.task)
+    folds = [f.temperature for f in fits if (f.model, f.dataset, f.task) == key and f.fold != ALL_FOLDS]
+    spread = f"{min(folds):.3f}-{max(folds):.3f}" if folds else ""
+    held = "" if fit.heldout_tv != fit.heldout_tv else f"{fit.heldout_tv:.4f}"
+    return (fit.model, fit.dataset, fit.task, f"{fit.temperature:.4f}", spread, held, str(fit.n_all_zero or ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -251,3 +251,18 @@ def test_paper_mode_keeps_existing_rescaled_files_unless_overwrite(tmp_path):
 def test_cli_empty_results_dir(tmp_path, capsys):
     assert temperature_scaling.main(["--results_dir", str(tmp_path)]) == 0
     assert "nothing to scale" in capsys.readouterr().err
+
+
+def test_summary_columns_are_aligned_whatever_the_name_lengths():
+    long = "local__smollm2-135m-instruct-with-a-much-longer-name"
+    fits = [
+        cal.Fit(long, "opinionqa", "task3_easy_hard", cal.ALL_FOLDS, 1.234, 10, 0, 0.3, 2, 0.31),
+        cal.Fit(long, "opinionqa", "task3_easy_hard", "0", 1.1, 10, 0, 0.3, 0),
+        cal.Fit("gpt-4", "nytimes", "task1", cal.ALL_FOLDS, 10.0, 10, 0, 0.3, 0),
+    ]
+    lines = temperature_scaling.summary(fits).splitlines()
+    assert lines[1].startswith(long + "  opinionqa  task3_easy_hard")
+    starts = [line.index(word) for line, word in zip(lines, ("dataset", "opinionqa", "nytimes"), strict=True)]
+    assert len(set(starts)) == 1  # every dataset cell starts in the same column
+    ends = [line.index(word) + len(word) for line, word in zip(lines, ("T (all)", "1.2340", "10.0000"), strict=True)]
+    assert len(set(ends)) == 1  # numbers are right-aligned under their header

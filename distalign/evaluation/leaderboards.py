@@ -5,13 +5,17 @@ Mirrors docs/original.md §7.3–§7.5. The pooling of rows into leaderboard lin
 Outputs (all overwritten atomically, never appended; the original columns first and in the original order,
 extra columns after them; lists as JSON):
 
-* ``eval_disagreement_bootstrapping.csv``: one row per (task, model, dataset, wave, demographic, method);
+* ``eval_disagreement_bootstrapping.csv``: one row per (task, model, dataset, wave, demographic, method); its
+  ``positions`` say where the record behind each value of ``all_tvs`` stands in the result file (0-based), so
+  a per-question view (:mod:`distalign.report`) reads each question's score instead of recomputing it;
 * ``leaderboard_distrib_alignment.csv``: the headline, every model × method found, persona + few-shot
   pooled, every dataset weighted equally (the paper's three: ⅓ each); then the simulated references;
 * ``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated per dataset, OQA+NYT ("both",
   ½ each) per model × method, and the human rows;
 * ``k2s_gap.csv``: knowledge-to-simulation gap Seq/V − 1 per model;
 * ``eval_skips.csv``: every counted skip and failed check;
+* ``pairwise_differences.csv``: per headline method and pair of models, the difference in mean score with its
+  paired bootstrap interval and whether that excludes 0 (:mod:`distalign.evaluation.pairwise`);
 * ``leaderboard.md``: the headline table (models × methods, mean ± error, K2S), coverage (N, parse-failure
   rate), simulated and human references, and the run's mode, seed and resample count.
 
@@ -37,6 +41,7 @@ from distalign.bootstrap import Estimate, Job, bootstrap_many
 from distalign.datasets import DATASETS
 from distalign.evaluation import Evaluation
 from distalign.evaluation.markdown import markdown
+from distalign.evaluation.pairwise import pairwise
 from distalign.evaluation.pooling import SPECIAL, Line, Scorer
 from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
 from distalign.files import write_text
@@ -57,6 +62,7 @@ EVAL_COLUMNS = [
     "n",
     "n_parse_fail",
     "n_skipped",
+    "positions",
 ]
 LB_COLUMNS = [
     "Model Name",
@@ -88,6 +94,7 @@ class Outputs:
     k2s: pd.DataFrame
     skips: pd.DataFrame
     markdown: str
+    pairwise: pd.DataFrame
 
 
 K2S_UNDEFINED = "K2S = Seq/V − 1 is defined for lower-is-better metrics only"
@@ -104,7 +111,7 @@ def tagged(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 # --- eval CSV ---------------------------------------------------------------------------------------------
 def eval_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
-    """The eval CSV: one line per row, ``TV`` the mean to 5 decimals, ``all_tvs`` a JSON list."""
+    """The eval CSV: one line per row, ``TV`` the mean to 5 decimals, ``all_tvs`` and ``positions`` JSON lists."""
     records = [
         [
             r.task,
@@ -119,6 +126,7 @@ def eval_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
             len(r.tvs),
             r.n_parse_fail,
             r.n_skipped,
+            json.dumps(list(r.positions)),
         ]
         for r in rows
     ]
@@ -206,8 +214,8 @@ def build(ev: Evaluation, n_boot: int, many: ManyFn = bootstrap_many) -> Outputs
     gap = k2s(head, get_metric(ev.metric))
     skips = pd.DataFrame(ev.tally.records(), columns=SKIP_COLUMNS)
     md = markdown(ev, n_boot, head, allb, gap)
-    head, allb, gap = (tagged(f, ev.metric) for f in (head, allb, gap))
-    return Outputs(tagged(eval_frame(ev.rows), ev.metric), head, allb, gap, skips, md)
+    head, allb, gap, pairs = (tagged(f, ev.metric) for f in (head, allb, gap, pairwise(ev, n_boot)))
+    return Outputs(tagged(eval_frame(ev.rows), ev.metric), head, allb, gap, skips, md, pairs)
 
 
 def write(out: Outputs, output_dir: Path | str) -> list[Path]:
@@ -219,6 +227,7 @@ def write(out: Outputs, output_dir: Path | str) -> list[Path]:
         "leaderboard_distrib_alignment_all.csv": out.everything,
         "k2s_gap.csv": out.k2s,
         "eval_skips.csv": out.skips,
+        "pairwise_differences.csv": out.pairwise,
     }
     paths = []
     for name, frame in files.items():
