@@ -284,7 +284,7 @@ def test_cli_metric_outputs(tree: tuple[Path, Path], tmp_path: Path) -> None:
     assert b",metric" not in default["eval_disagreement_bootstrapping.csv"]
     assert b"metric **" not in default["leaderboard.md"]
     evals = pd.read_csv(io.BytesIO(jsd["eval_disagreement_bootstrapping.csv"]))
-    assert list(evals.columns[-2:]) == ["positions", "metric"] and set(evals["metric"]) == {"jsd"}
+    assert list(evals.columns[-2:]) == ["n_skipped", "metric"] and set(evals["metric"]) == {"jsd"}
     dem = evals[(evals["Model"] == "gpt-4") & (evals["Demographic/Avg"] == "Democrat")].iloc[0]
     assert json.loads(dem["all_tvs"]) == pytest.approx([JSD_ONE_HOT_UNIFORM4] * 2)
     for name in ("leaderboard_distrib_alignment.csv", "leaderboard_distrib_alignment_all.csv", "k2s_gap.csv"):

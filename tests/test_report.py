@@ -159,8 +159,7 @@ def test_a_hostile_model_name_is_escaped_everywhere(report, tmp_path):
 def test_an_evaluation_without_positions_still_gives_a_report(report, tmp_path):
     copy = tmp_path / "results"
     shutil.copytree(report.results_dir, copy, ignore=shutil.ignore_patterns("report"))
-    cells = pd.read_csv(copy / "eval_disagreement_bootstrapping.csv", dtype=str, keep_default_na=False)
-    cells.drop(columns=["positions"]).to_csv(copy / "eval_disagreement_bootstrapping.csv", index=False)
+    (copy / "eval_positions.csv").unlink()
     build_report(replace(report, results_dir=copy, eval_dir=copy, output_dir=copy / "report"), log=lambda _: None)
-    assert "no positions column: re-run lm_steering_eval.py" in (copy / "report" / "explore.html").read_text()
+    assert "eval_positions.csv is missing or out of date" in (copy / "report" / "explore.html").read_text()
     assert not list((copy / "report").glob("explore-*.html"))

@@ -5,9 +5,10 @@ Mirrors docs/original.md §7.3–§7.5. The pooling of rows into leaderboard lin
 Outputs (all overwritten atomically, never appended; the original columns first and in the original order,
 extra columns after them; lists as JSON):
 
-* ``eval_disagreement_bootstrapping.csv``: one row per (task, model, dataset, wave, demographic, method); its
-  ``positions`` say where the record behind each value of ``all_tvs`` stands in the result file (0-based), so
-  a per-question view (:mod:`distalign.report`) reads each question's score instead of recomputing it;
+* ``eval_disagreement_bootstrapping.csv``: one row per (task, model, dataset, wave, demographic, method);
+* ``eval_positions.csv``: the same rows, in the same order, with ``positions``: where the record behind each
+  value of ``all_tvs`` stands in its result file (0-based), so a per-question view (:mod:`distalign.report`)
+  reads each question's score instead of recomputing it;
 * ``leaderboard_distrib_alignment.csv``: the headline, every model × method found, persona + few-shot
   pooled, every dataset weighted equally (the paper's three: ⅓ each); then the simulated references;
 * ``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated per dataset, OQA+NYT ("both",
@@ -62,8 +63,8 @@ EVAL_COLUMNS = [
     "n",
     "n_parse_fail",
     "n_skipped",
-    "positions",
 ]
+KEY_COLUMNS = EVAL_COLUMNS[:7]  # what identifies a row of the eval CSV (and of eval_positions.csv)
 LB_COLUMNS = [
     "Model Name",
     "Dataset",
@@ -95,6 +96,7 @@ class Outputs:
     skips: pd.DataFrame
     markdown: str
     pairwise: pd.DataFrame
+    positions: pd.DataFrame
 
 
 K2S_UNDEFINED = "K2S = Seq/V − 1 is defined for lower-is-better metrics only"
@@ -111,7 +113,7 @@ def tagged(frame: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 # --- eval CSV ---------------------------------------------------------------------------------------------
 def eval_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
-    """The eval CSV: one line per row, ``TV`` the mean to 5 decimals, ``all_tvs`` and ``positions`` JSON lists."""
+    """The eval CSV: one line per row, ``TV`` the mean to 5 decimals, ``all_tvs`` a JSON list."""
     records = [
         [
             r.task,
@@ -126,11 +128,21 @@ def eval_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
             len(r.tvs),
             r.n_parse_fail,
             r.n_skipped,
-            json.dumps(list(r.positions)),
         ]
         for r in rows
     ]
     return pd.DataFrame(records, columns=EVAL_COLUMNS)
+
+
+def positions_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
+    """``eval_positions.csv``: the eval CSV's key columns and, per row, the file positions of its scores (JSON)."""
+    records = [[*eval_key(r), json.dumps(list(r.positions))] for r in rows]
+    return pd.DataFrame(records, columns=[*KEY_COLUMNS, "positions"])
+
+
+def eval_key(r: TVRow) -> list[str]:
+    """The key columns of a row."""
+    return [r.task, r.model, r.dataset, r.wave, r.group, r.demographic, r.output_type]
 
 
 def _name(model: str, output_type: str) -> str:
@@ -215,7 +227,8 @@ def build(ev: Evaluation, n_boot: int, many: ManyFn = bootstrap_many) -> Outputs
     skips = pd.DataFrame(ev.tally.records(), columns=SKIP_COLUMNS)
     md = markdown(ev, n_boot, head, allb, gap)
     head, allb, gap, pairs = (tagged(f, ev.metric) for f in (head, allb, gap, pairwise(ev, n_boot)))
-    return Outputs(tagged(eval_frame(ev.rows), ev.metric), head, allb, gap, skips, md, pairs)
+    frame = tagged(eval_frame(ev.rows), ev.metric)
+    return Outputs(frame, head, allb, gap, skips, md, pairs, positions_frame(ev.rows))
 
 
 def write(out: Outputs, output_dir: Path | str) -> list[Path]:
@@ -228,6 +241,7 @@ def write(out: Outputs, output_dir: Path | str) -> list[Path]:
         "k2s_gap.csv": out.k2s,
         "eval_skips.csv": out.skips,
         "pairwise_differences.csv": out.pairwise,
+        "eval_positions.csv": out.positions,
     }
     paths = []
     for name, frame in files.items():

@@ -126,7 +126,7 @@ def explorer_pages(w: Writer, sources: Sources) -> list[explorer.Page]:
     """Every question explorer page and ``explore.html``; returns the pages."""
     out, problem, found = w.outputs, "", list[explorer.Page]()
     if "positions" not in out.cells.columns:
-        problem = "The per-question CSV has no positions column: re-run lm_steering_eval.py to explore questions."
+        problem = "eval_positions.csv is missing or out of date: re-run lm_steering_eval.py to explore questions."
     rows = eval_rows(out.cells) if not problem else {}
     tasks = [(m, d) for m in model_order(out) for d in DATASETS if (m, d) in rows]
     for siblings in explored(tasks, (sources, rows, w.common["metric_label"], out.settings.mode)):

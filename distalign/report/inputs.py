@@ -23,6 +23,7 @@ from distalign.files import DataError
 HEADLINE = "leaderboard_distrib_alignment.csv"
 EVERYTHING = "leaderboard_distrib_alignment_all.csv"
 CELLS = "eval_disagreement_bootstrapping.csv"
+POSITIONS = "eval_positions.csv"
 K2S = "k2s_gap.csv"
 PAIRWISE = "pairwise_differences.csv"
 SKIPS = "eval_skips.csv"
@@ -96,12 +97,22 @@ def read_outputs(eval_dir: Path) -> EvalOutputs:
     return EvalOutputs(
         headline=_present(required[HEADLINE]),
         everything=_present(required[EVERYTHING]),
-        cells=_present(required[CELLS]),
+        cells=with_positions(_present(required[CELLS]), read_table(eval_dir / POSITIONS, required=False)),
         k2s=read_table(eval_dir / K2S, required=False),
         pairwise=read_table(eval_dir / PAIRWISE, required=False),
         skips=read_table(eval_dir / SKIPS, required=False),
         settings=settings_of(md.read_text(encoding="utf-8")) if md.exists() else Settings(),
     )
+
+
+def with_positions(cells: pd.DataFrame, positions: pd.DataFrame | None) -> pd.DataFrame:
+    """The eval CSV with the ``positions`` column of ``eval_positions.csv`` (same rows, same order), if it matches."""
+    if positions is None or len(positions) != len(cells):
+        return cells
+    keys = [c for c in positions.columns if c != "positions"]
+    if not positions[keys].equals(cells[keys]):
+        return cells  # written by another run: the explorer says so instead of showing wrong questions
+    return cells.assign(positions=positions["positions"].to_numpy())
 
 
 def _present(frame: pd.DataFrame | None) -> pd.DataFrame:
