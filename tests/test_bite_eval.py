@@ -46,8 +46,7 @@ def planted(t_true: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def test_fits_recover_a_planted_temperature(t_true: float) -> None:
     p, q = planted(t_true, 60, 1)
     assert cal.fit_fixed(p, q) == pytest.approx(t_true, rel=0.02)
-    if t_true < 10:
-        assert cal.fit_paper(p, q) == pytest.approx(t_true, rel=0.02)
+    assert cal.fit_paper(p, q) == pytest.approx(t_true, rel=0.02)  # inside the paper bound (0, 10]
     assert cal.summed_tv(cal.fit_fixed(p, q), p, q) == pytest.approx(0.0, abs=1e-3)
 
 
@@ -186,3 +185,32 @@ def _checks(ev: Evaluation) -> Counter[str]:
         if key[0] in (CHECK, INFO):
             out[key[-1]] += n
     return out
+
+
+def test_fit_edges_by_hand() -> None:
+    p, q = planted(2.5, 3, 7)  # a small pool: the objective varies by less than 1 over the grid
+    assert cal.fit_fixed(p, q) == pytest.approx(2.5, rel=0.02)
+    assert cal.fit_fixed(p[:1], q[:1]) == pytest.approx(2.5, rel=0.02)  # one row is enough
+    assert cal.Rows.build([]).p.shape == (0, 1)
+    assert set(cal.assign_folds(["a", "b", "c"], 1, 0).values()) == {0}
+    # rows far apart in scale: each row is stabilised by its own maximum
+    rows = cal.rescale(np.array([[0.5, 0.5], [1e-300, 1e-300]]), 0.5)
+    assert rows.tolist() == [[0.5, 0.5], [0.5, 0.5]]
+
+
+def test_all_zero_rows_are_left_out_of_fixed_fits_only() -> None:
+    p, q = planted(2.0, 8, 8)
+    p[0] = 0.0
+    qids = tuple(f"q{i}" for i in range(8))
+    (fit,), _ = cal.fit_pool(cal.Rows(qids, p, q), "fixed", 1, 0, ("m", "d", "t"))
+    assert (fit.n_rows, fit.n_excluded, fit.n_all_zero) == (7, 1, 1)
+    assert fit.objective == pytest.approx(cal.summed_tv(fit.temperature, p[1:], q[1:]) / 7)
+    assert cal.fit_fixed(p, q) == cal.fit_fixed(p[1:], q[1:])
+    (paper,), _ = cal.fit_pool(cal.Rows(qids, p, q), "paper", 1, 0, ("m", "d", "t"))
+    assert (paper.n_rows, paper.n_excluded, paper.n_all_zero) == (8, 0, 1) and math.isnan(paper.objective)
+    fits, temps = cal.fit_pool(cal.Rows(qids, p, q), "fixed", 2, 0, ("m", "d", "t"))
+    assert len(fits) == 3  # two folds are cross-fitted too
+    by_hand = np.mean([cal.tv_batch(cal.rescale(p[i], temps[qids[i]]), q[i]) for i in range(1, 8)])
+    assert fits[0].heldout_tv == pytest.approx(by_hand)  # the all-zero row is not scored
+    two = cal.Rows(("a", "b"), p[1:3], q[1:3])
+    assert len(cal.fit_pool(two, "fixed", 5, 0, ("m", "d", "t"))[0]) == 3  # two questions: two folds

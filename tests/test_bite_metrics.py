@@ -7,7 +7,9 @@ measures how many planted one-line bugs these tests catch.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import struct
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from distalign.bootstrap import (
     _checked,
     bootstrap,
     bootstrap_loop,
+    bootstrap_loop_many,
     bootstrap_many,
     child_rng,
     count_blocks,
@@ -177,3 +180,55 @@ def test_fixed_point_is_exact_and_bounded() -> None:
 def test_bad_pools_are_refused(pools, weights, says: str) -> None:
     with pytest.raises(ValueError, match=says):
         _checked(pools, weights)
+
+
+def test_more_distance_edges() -> None:
+    assert normalized([0.1, 0.3]) == pytest.approx([0.25, 0.75])  # a total below 1 is fine
+    assert tv_batch(np.array([0.5, 0.5]), np.array([1.0, 0.0])) == 0.5  # one row as a 1-D vector
+    assert wasserstein_batch(np.array([1.0]), np.array([[1.0], [1.0]])).shape == (2,)  # rows broadcast
+    both = wasserstein_batch(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[0.0, 1.0], [0.0, 1.0]]))
+    assert both.tolist() == [1.0, 0.0]
+    with pytest.raises(ValueError, match=r"^2 options / 2 probabilities vs 1 / 2$"):
+        align_by_text(["A", "B"], [0.5, 0.5], ["A"], [0.5, 0.5])
+
+
+def test_child_generators_follow_their_definition() -> None:
+    # a child of the seed keyed by the first 16 bytes of sha256(key), read as four little-endian 32-bit words
+    words = struct.unpack("<4I", hashlib.sha256(b"row|opinionqa").digest()[:16])
+    expected = np.random.default_rng(np.random.SeedSequence(3, spawn_key=words)).integers(0, 2**32, 4)
+    assert child_rng(3, "row|opinionqa").integers(0, 2**32, 4).tolist() == expected.tolist()
+
+
+def test_resample_count_shapes_whatever_is_drawn() -> None:
+    for seed in range(10):  # with 1 resample of 50 cells the last cell is often never drawn
+        assert resample_counts(seed, "k", 50, 1).shape == (1, 50)
+        assert [b.shape for _, b in count_blocks(seed, "k", 50, 1)] == [(1, 50)]
+    assert [b.shape for _, b in count_blocks(0, "k", 10, 3, block_cells=5)] == [(1, 10)] * 3  # at least a row
+
+
+def test_fixed_point_scales_by_hand() -> None:
+    assert fixed_point(np.full(2**22, 3.0))[1] == 2.0**28  # bound 3·2^22 -> ceil(log2) = 24 -> 2^(52-24)
+    assert fixed_point(np.full(2**22 + 1, 0.5))[1] == 2.0**29  # bound 2^22 + 1 (|x| < 1 counts as 1) -> 2^(52-23)
+
+
+def test_bootstrap_defaults_and_singletons() -> None:
+    pools, weights = {"a": np.array([0.1, 0.9, 0.4])}, {"a": 1.0}
+    assert bootstrap(pools, weights, 50, 2) == bootstrap_loop(pools, weights, 50, 2)  # the same default key
+    jobs = [(pools, weights), ({"a": np.array([0.3])}, weights)]
+    assert bootstrap_loop_many(jobs, 50, 2, "k") == bootstrap_many(jobs, 50, 2, "k")
+    single = bootstrap({"a": np.array([0.3])}, weights, 20, 0)
+    assert (single.mean, single.error, single.n) == (pytest.approx(0.3), pytest.approx(0.0), 1)
+
+
+@pytest.mark.parametrize(
+    ("pools", "weights", "message"),
+    [
+        ({}, {}, "nothing to bootstrap: no pools"),
+        ({"a": np.array([0.1])}, {"b": 1.0}, "pools ['a'] and weights ['b'] name different datasets"),
+        ({"a": np.array([np.inf])}, {"a": 1.0}, "pool 'a' must be a non-empty 1-D array of finite values"),
+    ],
+)
+def test_bad_pool_messages(pools, weights, message: str) -> None:
+    with pytest.raises(ValueError) as e:
+        _checked(pools, weights)
+    assert str(e.value) == message

@@ -10,11 +10,12 @@ bugs these tests catch.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 
 import pytest
 
-from distalign.engine.cache import request_key, request_payload
+from distalign.engine.cache import completion_from_json, completion_to_json, request_key, request_payload
 from distalign.parsers import (
     answer_tokens,
     first_answer,
@@ -27,7 +28,7 @@ from distalign.parsers import (
     parse_sequence,
     parse_verbalized,
 )
-from distalign.types import Constraint, Message, Request
+from distalign.types import Completion, Constraint, Distribution, Message, Parsed, Request
 
 
 # --- sequence ---------------------------------------------------------------------------------------------------
@@ -174,3 +175,85 @@ def test_the_key_ignores_bookkeeping_and_names_the_backend() -> None:
     payload = request_payload("fake/x", BASE)
     assert payload["backend"] == "fake/x" and payload["messages"] == [["system", "S"], ["user", "Q"]]
     assert "meta" not in payload and "constraint" not in payload
+
+
+def test_the_key_is_the_sha256_of_a_canonical_json() -> None:
+    # the key format is an interface: existing caches answer only while it stays byte for byte the same
+    r = Request((Message("system", "S"), Message("user", "Qé")), max_tokens=5, temperature=0.5, seed=1)
+    canonical = (
+        '{"backend":"fake/x","continuations":[],"letters":[],"max_tokens":5,'
+        '"messages":[["system","S"],["user","Qé"]],"sample_index":0,"seed":1,"stop":[],'
+        '"temperature":0.5,"top_logprobs":0}'
+    )
+    assert request_key("fake/x", r) == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    with_constraint = dataclasses.replace(r, constraint=Constraint("json_schema", "{}"))
+    assert request_payload("fake/x", with_constraint)["constraint"] == {"kind": "json_schema", "spec": "{}"}
+
+
+def test_completions_round_trip_through_json() -> None:
+    c = Completion(
+        text="Réponse: B",
+        top_logprobs=(("B", -0.25), ("A", float("-inf"))),
+        continuation_logprobs=(-1.5, -2.0),
+        model_id="m",
+        fingerprint="fp",
+        input_tokens=3,
+        output_tokens=1,
+        latency_s=0.5,
+        finish_reason="stop",
+    )
+    text = completion_to_json(c)
+    assert "Réponse" in text and "-Infinity" in text  # UTF-8 kept as is; infinities allowed
+    assert completion_from_json(text) == c
+    back = completion_from_json('{"text": "A", "top_logprobs": [["A", "-1"]], "unknown": 1}')
+    assert back == Completion(text="A", top_logprobs=(("A", -1.0),)) and isinstance(back.top_logprobs, tuple)
+    assert completion_from_json('{"text": "x"}').continuation_logprobs == ()
+    with pytest.raises(ValueError, match="expected a JSON object, found list"):
+        completion_from_json("[1]")
+
+
+def test_whole_parse_results_by_hand() -> None:
+    assert parse_option_scores([0.0], "AB") == Parsed(None, False, "expected 2 finite option scores, got [0.0]", "")
+    scores = parse_option_scores([0.0, 0.0], "AB")
+    assert scores == Parsed(Distribution(("A", "B"), (0.5, 0.5)), True, "", "", (("option_scores", "[0.0, 0.0]"),))
+    assert parse_samples(["x", "y"], "AB") == Parsed(None, False, "no sample contained an answer letter", "x\ny")
+    assert parse_samples(["A", "B"], "AB").reason == ""
+    none = parse_logprobs([("Sure", -0.1)], "AB")
+    assert none == Parsed(
+        None,
+        False,
+        "no option letter among the returned tokens",
+        "",
+        (("covered_mass", 0.0), ("missing_letters", "AB")),
+    )
+    half = parse_logprobs([("A", math.log(0.5))], "ABC")
+    assert half.reason == "" and dict(half.extra) == {"covered_mass": 0.5, "missing_letters": "BC"}
+    assert half.response == ""
+    fine = parse_logprobs([("A", math.log(0.1234567)), ("B", math.log(0.5))], "AB")
+    assert dict(fine.extra)["covered_mass"] == 0.623457  # rounded to 6 decimals
+    above = parse_logprobs([("A", 0.5), ("B", math.log(0.5))], "AB")  # a log-probability above 0 counts as 0
+    assert above.dist is not None and above.dist.probs == pytest.approx((2 / 3, 1 / 3))
+
+
+def test_verbalized_scale_and_the_response_kept() -> None:
+    text = "{'A': 0.5%, 'B': 0.5%}"  # percents, although they sum to 1
+    p = parse_verbalized(text, "AB")
+    assert dict(p.extra) == {"raw_total": 0.01} and p.response == text
+    assert dict(parse_verbalized("{'A': 1, 'B': 1}", "AB").extra) == {"raw_total": 0.02}  # sum 2 > 1.5: percents
+    exact = parse_verbalized("{'A': 1.0, 'B': 0.5}", "AB")  # sum 1.5: still probabilities
+    assert dict(exact.extra) == {"raw_total": 1.5} and exact.reason == "values summed to 1.5, renormalised"
+    assert dict(parse_verbalized("{'A': 0.1234567, 'B': 0.9}", "AB").extra) == {"raw_total": 1.023457}
+    two = parse_verbalized("{'A': 1.0, 'X': 0, 'Z': 0}", "ABC")
+    assert two.reason == "missing letters BC set to 0; ignored keys XZ"
+    for bad in ("no object", "{'X': 1}", "{'A': 0}"):
+        assert parse_verbalized(bad, "AB").response == bad
+    assert parse_verbalized('{"A": "0.25", "B": "0.75"}', "AB").dist.probs == (0.25, 0.75)  # type: ignore[union-attr]
+
+
+def test_answer_token_edges() -> None:
+    assert answer_tokens("Answer: AB", "AB") == (["A", "B"], 0)  # every option letter in one token
+    assert answer_tokens("AB BA", "AB") == (["A", "B", "B", "A"], 0)
+    assert answer_tokens("Answer: A E F", "ABC") == (["A"], 2)
+    assert letter_of("X") == "X" and letter_of("(X).") == "X"
+    assert parse_sequence("A B", "AB").response == "A B"
+    assert paper_verbalize('{"A": "60%", "B": "40%"}', "AB") == [0.6, 0.4]  # double quotes read too

@@ -260,3 +260,15 @@ def test_paper_mode_keeps_existing_rescaled_files_unless_overwrite(tmp_path):
 def test_cli_empty_results_dir(tmp_path, capsys):
     assert temperature_scaling.main(["--results_dir", str(tmp_path)]) == 1
     assert "nothing to scale" in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+def test_a_run_that_fits_nothing_keeps_the_previous_csv(tmp_path, capsys):
+    make_results(tmp_path)
+    assert temperature_scaling.main(["--results_dir", str(tmp_path), "--datasets", "opinionqa"]) == 0
+    csv_path = tmp_path / "temperature_scaling_fixed.csv"
+    before = csv_path.read_bytes()
+    capsys.readouterr()
+    assert temperature_scaling.main(["--results_dir", str(tmp_path), "--models", "toy_typo"]) == 2
+    assert "no model_logprobs results of 'toy_typo'" in capsys.readouterr().err and "toy" in csv_path.read_text()
+    assert temperature_scaling.main(["--results_dir", str(tmp_path), "--datasets", "nytimes"]) == 1
+    assert "nothing fitted" in capsys.readouterr().err and csv_path.read_bytes() == before
