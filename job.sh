@@ -78,10 +78,27 @@ else
   done
   limit_args=(); [ "$LIMIT" != 0 ] && limit_args=(--limit "$LIMIT")
   # one process for every dataset (a model loads once); datasets without a task 0 skip it with a note
+  # a non-zero exit stops the job here, repeating the run's closing summary (exit codes: README, "Reliability")
   if [ ${#runnable[@]} -gt 0 ]; then
+    summary="$(mktemp)"
+    status=0
     $py lm_steering.py ${DATASETS:+--dataset $DATASETS} --task $TASKS --models "${runnable[@]}" \
       --output_type $OUTPUT_TYPES --output_dir "$RESULTS_DIR" --seed "$SEED" --max_tokens "$MAX_TOKENS" \
-      --concurrency "$CONCURRENCY" "${limit_args[@]}"
+      --concurrency "$CONCURRENCY" "${limit_args[@]}" | tee "$summary" || status=$?
+    if [ "$status" != 0 ]; then
+      case "$status" in
+        1) meaning="a model could not start (missing key or package)" ;;
+        2) meaning="bad arguments, configuration or I/O" ;;
+        3) meaning="some requests failed permanently; run bash job.sh again to retry them" ;;
+        4) meaning="every request sent failed" ;;
+        *) meaning="stopped" ;;
+      esac
+      printf '\nStopped at stage 3: lm_steering.py exited %s (%s).\n' "$status" "$meaning" >&2
+      grep -v '^[[:space:]]*$' "$summary" | tail -n 3 >&2 || true
+      rm -f "$summary"
+      exit "$status"
+    fi
+    rm -f "$summary"
   fi
 fi
 

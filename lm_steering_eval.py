@@ -18,6 +18,7 @@ import sys
 import time
 
 from distalign.bootstrap import N_RESAMPLES
+from distalign.cli import POSITIVE, SEED
 from distalign.evaluation import MODES, evaluate
 from distalign.evaluation.leaderboards import build, write
 from distalign.files import DataError
@@ -44,16 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="per-cell score (fixed mode; paper mode is always tv): "
         + "; ".join(f"{m.name} = {m.description}" for m in METRICS.values()),
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (bootstrap, simulations)")
-    p.add_argument("--n_bootstrap", type=int, default=N_RESAMPLES, help="bootstrap resamples per score")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw (bootstrap, simulations)")
+    p.add_argument("--n_bootstrap", type=POSITIVE, default=N_RESAMPLES, help="bootstrap resamples per score")
     p.add_argument("--no_human", action="store_true", help="skip the human baseline")
     p.add_argument(
         "--strict", action="store_true", help="stop at an unreadable result file instead of counting it as a skip"
     )
     p.add_argument("--quiet", action="store_true", help="do not print leaderboard.md at the end")
     args = p.parse_args(argv)
-    if args.n_bootstrap < 1:
-        p.error("--n_bootstrap must be at least 1")
     if args.mode == "paper" and args.metric != DEFAULT_METRIC:
         p.error(
             f"--mode paper scores by {DEFAULT_METRIC} only (the original's metric); use --mode fixed for "

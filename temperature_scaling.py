@@ -6,7 +6,9 @@
 Writes ``<output_dir>/<dataset>/<target>/<model>/<task>/...`` (the layout of ``model_logprobs``) with target
 ``rescaled_model_logprobs`` (paper mode; pools whose files exist, e.g. the released ones, are kept unless
 ``--overwrite``) or ``rescaled_model_logprobs_cv`` (fixed mode), and the fitted temperatures to
-``<output_dir>/temperature_scaling_<mode>.csv``. The logic lives in
+``<output_dir>/temperature_scaling_<mode>.csv`` (rows of pools that were kept are carried over). When nothing is
+fitted (no ``model_logprobs`` results, a model folder that does not exist, no record with a finite vector) the
+previous CSV is kept and the exit status is 1; bad arguments or unreadable files exit 2. The logic lives in
 :mod:`distalign.calibration`.
 """
 
@@ -16,8 +18,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from distalign.calibration import ALL_FOLDS, MODES, Fit, calibrate
-from distalign.cli import add_output_dir
+from distalign.calibration import ALL_FOLDS, MODES, Fit, NothingFitted, calibrate
+from distalign.cli import POSITIVE, SEED, add_output_dir
 from distalign.datasets import DATASETS
 from distalign.files import DataError
 
@@ -36,8 +38,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=MODES,
         help="fixed: cross-fitted NaN-safe log-space fit; paper: the original transductive fit",
     )
-    p.add_argument("--folds", type=int, default=5, help="cross-fitting folds over questions (fixed mode; 1 = none)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    p.add_argument("--folds", type=POSITIVE, default=5, help="cross-fitting folds of questions (fixed mode; 1: none)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the fold assignment")
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -76,7 +78,7 @@ def _summary_row(fit: Fit, fits: Sequence[Fit]) -> tuple[str, ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code: 0 done, 1 nothing fitted (the CSV kept), 2 bad arguments or files."""
     args = parse_args(argv)
     try:
         fits = calibrate(
@@ -90,11 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.seed,
             args.overwrite,
         )
-    except (DataError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except NothingFitted as e:
+        print(f"error: nothing fitted: {e}; the previous temperature_scaling_{args.mode}.csv is kept", file=sys.stderr)
         return 1
+    except (DataError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not fits:
-        print(f"no model_logprobs results under {args.results_dir}; nothing to scale", file=sys.stderr)
+        print("every pool already has its rescaled files (kept; --overwrite refits them)", file=sys.stderr)
         return 0
     print(summary(fits))
     return 0
