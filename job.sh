@@ -8,7 +8,8 @@
 #   4. calibrate    temperature scaling of model_logprobs                     -> results/**/rescaled_model_logprobs{,_cv}/...
 #   5. evaluate     TVs, baselines, bootstrap, leaderboards (released + new)  -> results/*.csv, results/leaderboard.md
 #   6. figures      the paper's figures                                       -> results/figures/*.png|pdf
-#   7. report       prints results/leaderboard.md
+#   7. report       the HTML report (leaderboard, pairwise differences,     -> results/report/index.html
+#                   question explorer, run health); prints leaderboard.md and ends with the report's path
 #
 # Every stage is resumable: Ctrl-C at any point loses nothing (writes are atomic, generations are cached
 # and skipped when done); run the job again to continue. A second run reuses the cache.
@@ -79,10 +80,27 @@ else
   done
   limit_args=(); [ "$LIMIT" != 0 ] && limit_args=(--limit "$LIMIT")
   # one process for every dataset (a model loads once); datasets without a task 0 skip it with a note
+  # a non-zero exit stops the job here, repeating the run's closing summary (exit codes: README, "Reliability")
   if [ ${#runnable[@]} -gt 0 ]; then
+    summary="$(mktemp)"
+    status=0
     $py lm_steering.py ${DATASETS:+--dataset $DATASETS} --task $TASKS --models "${runnable[@]}" \
       --output_type $OUTPUT_TYPES --output_dir "$RESULTS_DIR" --seed "$SEED" --max_tokens "$MAX_TOKENS" \
-      --concurrency "$CONCURRENCY" "${limit_args[@]}"
+      --concurrency "$CONCURRENCY" "${limit_args[@]}" | tee "$summary" || status=$?
+    if [ "$status" != 0 ]; then
+      case "$status" in
+        1) meaning="a model could not start (missing key or package)" ;;
+        2) meaning="bad arguments, configuration or I/O" ;;
+        3) meaning="some requests failed permanently; run bash job.sh again to retry them" ;;
+        4) meaning="every request sent failed" ;;
+        *) meaning="stopped" ;;
+      esac
+      printf '\nStopped at stage 3: lm_steering.py exited %s (%s).\n' "$status" "$meaning" >&2
+      grep -v '^[[:space:]]*$' "$summary" | tail -n 3 >&2 || true
+      rm -f "$summary"
+      exit "$status"
+    fi
+    rm -f "$summary"
   fi
 fi
 
@@ -98,6 +116,8 @@ $py lm_steering_eval.py --results_dir "$RESULTS_DIR" --data_dir . --output_dir "
 stage 6/7 "figures"
 $py -m distalign.figures --results_dir "$RESULTS_DIR" --output_dir "$RESULTS_DIR/figures"
 
-stage 7/7 "report: $RESULTS_DIR/leaderboard.md"
+stage 7/7 "report: $RESULTS_DIR/report/index.html"
+report="$($py -m distalign.report --results_dir "$RESULTS_DIR" --data_dir .)"
 cat "$RESULTS_DIR/leaderboard.md"
 printf '\nDone in %ds. Figures: %s/figures/\n' $((SECONDS - started)) "$RESULTS_DIR"
+printf 'Report (open in a browser, no server needed): %s\n' "$report"

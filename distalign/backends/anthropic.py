@@ -42,6 +42,7 @@ from distalign.backends._http import (
 )
 from distalign.backends._structured import anthropic_form, anthropic_params
 from distalign.backends.base import Backend, BackendError, BackendOptions
+from distalign.redact import checked_base_url
 from distalign.types import Capabilities, Completion, Request
 
 LEGACY_API_VERSION = "2023-06-01"  # the last API version that accepts sampling parameters
@@ -87,6 +88,7 @@ class AnthropicBackend(Backend):
         self.options = options
         self.extra = parse_extra(options.extra, EXTRA_KEYS)
         self.base_url = self.extra.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or None
+        self.base_url = checked_base_url(self.base_url, "base_url (or ANTHROPIC_BASE_URL)") if self.base_url else None
         caps = apply_rules(model, BASE_CAPS, ANTHROPIC_RULES)
         key_env = (self.extra.get("api_key_env", "ANTHROPIC_API_KEY"),)
         self.structured = anthropic_form(model, self.extra)  # native output_config, a forced tool call, or none

@@ -42,6 +42,7 @@ from distalign.backends._http import (
 from distalign.backends._structured import REGEX_FIELDS, openai_constraints, openai_fields
 from distalign.backends.base import Backend, BackendError, BackendOptions, TransientError
 from distalign.backends.openai_batch import OpenAIBatch
+from distalign.redact import checked_base_url
 from distalign.types import Capabilities, Completion, Request
 
 OPENAI_HOST = "api.openai.com"
@@ -128,6 +129,7 @@ class OpenAIBackend(OpenAIBatch, Backend):
         self.options = options
         self.extra = parse_extra(options.extra, EXTRA_KEYS)
         raw_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or ""
+        raw_url = checked_base_url(raw_url, "--base_url (or OPENAI_BASE_URL)") if raw_url else ""
         self.base_url = _public_url(raw_url) if raw_url else ""
         self._raw_url = raw_url or None
         self.compatible = bool(raw_url) and urlsplit(raw_url).hostname != OPENAI_HOST
