@@ -8,7 +8,8 @@
 #   4. calibrate    temperature scaling of model_logprobs                     -> results/**/rescaled_model_logprobs{,_cv}/...
 #   5. evaluate     TVs, baselines, bootstrap, leaderboards (released + new)  -> results/*.csv, results/leaderboard.md
 #   6. figures      the paper's figures                                       -> results/figures/*.png|pdf
-#   7. report       prints results/leaderboard.md
+#   7. report       the HTML report (leaderboard, pairwise differences,     -> results/report/index.html
+#                   question explorer, run health); prints leaderboard.md and ends with the report's path
 #
 # Every stage is resumable: Ctrl-C at any point loses nothing (writes are atomic, generations are cached
 # and skipped when done); run the job again to continue. A second run reuses the cache.
@@ -21,8 +22,10 @@
 #                          2 CPU cores the whole job then takes about 13 minutes; LIMIT=0 means all questions)
 #   DATASETS               datasets to generate (default: every registered dataset, distalign.datasets.DATASETS)
 #   TASKS                  steering tasks (default "0 1 3": none, persona, few-shot; GlobalValues has no task 0)
-#   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution", the
-#                          paper's; also: independent_samples, option_likelihood)
+#   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution
+#                          sequence_structured express_distribution_structured": the paper's three and the
+#                          structured twins of Seq and V, "n/a" for a model that cannot constrain its decoding;
+#                          also: independent_samples, option_likelihood)
 #   MAX_TOKENS             reply budget of sequence / express_distribution (default 128: 30 letters or a JSON
 #                          object, plus a short preamble)
 #   MODE                   evaluation and temperature-scaling mode: fixed (default) or paper
@@ -40,7 +43,7 @@ MODELS="${MODELS:-local/smollm2-135m-instruct}"
 LIMIT="${LIMIT:-2}"
 DATASETS="${DATASETS:-}"
 TASKS="${TASKS:-0 1 3}"
-OUTPUT_TYPES="${OUTPUT_TYPES:-model_logprobs sequence express_distribution}"
+OUTPUT_TYPES="${OUTPUT_TYPES:-model_logprobs sequence express_distribution sequence_structured express_distribution_structured}"
 MAX_TOKENS="${MAX_TOKENS:-128}"
 MODE="${MODE:-fixed}"
 SEED="${SEED:-0}"
@@ -77,10 +80,27 @@ else
   done
   limit_args=(); [ "$LIMIT" != 0 ] && limit_args=(--limit "$LIMIT")
   # one process for every dataset (a model loads once); datasets without a task 0 skip it with a note
+  # a non-zero exit stops the job here, repeating the run's closing summary (exit codes: README, "Reliability")
   if [ ${#runnable[@]} -gt 0 ]; then
+    summary="$(mktemp)"
+    status=0
     $py lm_steering.py ${DATASETS:+--dataset $DATASETS} --task $TASKS --models "${runnable[@]}" \
       --output_type $OUTPUT_TYPES --output_dir "$RESULTS_DIR" --seed "$SEED" --max_tokens "$MAX_TOKENS" \
-      --concurrency "$CONCURRENCY" "${limit_args[@]}"
+      --concurrency "$CONCURRENCY" "${limit_args[@]}" | tee "$summary" || status=$?
+    if [ "$status" != 0 ]; then
+      case "$status" in
+        1) meaning="a model could not start (missing key or package)" ;;
+        2) meaning="bad arguments, configuration or I/O" ;;
+        3) meaning="some requests failed permanently; run bash job.sh again to retry them" ;;
+        4) meaning="every request sent failed" ;;
+        *) meaning="stopped" ;;
+      esac
+      printf '\nStopped at stage 3: lm_steering.py exited %s (%s).\n' "$status" "$meaning" >&2
+      grep -v '^[[:space:]]*$' "$summary" | tail -n 3 >&2 || true
+      rm -f "$summary"
+      exit "$status"
+    fi
+    rm -f "$summary"
   fi
 fi
 
@@ -96,6 +116,8 @@ $py lm_steering_eval.py --results_dir "$RESULTS_DIR" --data_dir . --output_dir "
 stage 6/7 "figures"
 $py -m distalign.figures --results_dir "$RESULTS_DIR" --output_dir "$RESULTS_DIR/figures"
 
-stage 7/7 "report: $RESULTS_DIR/leaderboard.md"
+stage 7/7 "report: $RESULTS_DIR/report/index.html"
+report="$($py -m distalign.report --results_dir "$RESULTS_DIR" --data_dir .)"
 cat "$RESULTS_DIR/leaderboard.md"
 printf '\nDone in %ds. Figures: %s/figures/\n' $((SECONDS - started)) "$RESULTS_DIR"
+printf 'Report (open in a browser, no server needed): %s\n' "$report"

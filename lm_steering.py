@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 
 from distalign.backends import BackendError, BackendOptions
-from distalign.cli import add_output_dir
+from distalign.cli import POSITIVE, SEED, add_output_dir, float_range, int_at_least
 from distalign.datasets import DATASETS
 from distalign.engine.cache import CacheError
 from distalign.expression import METHODS
 from distalign.generate import RunConfig, dry_run, format_dry_run, key_values, run
+from distalign.generate.report import exit_status
 from distalign.names import PAPER_GENERATED, TASK3_TYPES, TASK_STEERING
 from distalign.redact import redact
 
@@ -44,20 +45,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add_output_dir(p, Path("results"), "results root: result files, logs/, .cache/", "--results_dir", type=Path)
     a("--data_dir", type=Path, default=REPO)
     a("--prompts_dir", type=Path, default=REPO / "inputs")
-    a("--limit", type=int, default=None, help="only the first N questions of each dataset (smoke runs)")
-    a("--seed", type=int, default=0)
-    a("--concurrency", type=int, default=16, help="requests in flight per model (at least --batch_size)")
-    a("--max_retries", type=int, default=5, help="retries of a transient error (429, 5xx, timeout)")
-    a("--timeout", type=float, default=120.0, help="seconds per HTTP request attempt")
+    a("--limit", type=POSITIVE, default=None, help="only the first N questions of each dataset (smoke runs)")
+    a("--seed", type=SEED, default=0)
+    a("--concurrency", type=POSITIVE, default=16, help="requests in flight per model (at least --batch_size)")
+    a("--max_retries", type=int_at_least(0), default=5, help="retries of a transient error (429, 5xx, timeout)")
+    a("--timeout", type=float_range(0.0, low_open=True), default=120.0, help="seconds per HTTP request attempt")
     a("--cache_path", type=Path, default=None, help="default: <output_dir>/.cache/responses.sqlite")
     a("--no_cache", action="store_true")
     a("--dry_run", action="store_true", help="count requests, estimate tokens and cost; send nothing")
     a("--ficticious_group_ablation", action="store_true")
     a("--shuffled_incontext_labels", action="store_true")
-    a("--n_samples", type=int, default=30, help="samples per prompt for independent_samples")
-    a("--temperature", type=float, default=1.0)
-    a("--max_tokens", type=int, default=256, help="generation budget of sequence / express_distribution replies")
+    a("--n_samples", type=POSITIVE, default=30, help="samples per prompt for independent_samples")
+    a("--temperature", type=float_range(0.0), default=1.0)
+    a("--max_tokens", type=POSITIVE, default=256, help="generation budget of sequence / express_distribution replies")
     a("--no_progress", action="store_true")
+    a("--overwrite", action="store_true", help="replace stored records made with other settings (else: refused)")
     add_backend_options(p)
     return p.parse_args(argv)
 
@@ -66,10 +68,10 @@ def add_backend_options(p: argparse.ArgumentParser) -> None:
     """The "backend options" group: server address, batch size, device, dtype, backend-specific options."""
     b = p.add_argument_group("backend options").add_argument
     b("--base_url", default=None, help="OpenAI-compatible server (vLLM, Ollama, ...)")
-    b("--batch_size", type=int, default=16, help="rows per forward pass and decoding together (local models)")
+    b("--batch_size", type=POSITIVE, default=16, help="rows per forward pass and decoding together (local models)")
     b("--device", default="auto")
     b("--dtype", default="auto")
-    b("--tensor_parallel_size", type=int, default=1)
+    b("--tensor_parallel_size", type=POSITIVE, default=1)
     b("--backend_arg", action="append", default=[], metavar="KEY=VALUE", help="backend-specific option (repeatable)")
     b("--batch_api", action="store_true", help="send pending requests through the provider's batch API first")
 
@@ -111,18 +113,27 @@ def config(args: argparse.Namespace) -> RunConfig:
         batch_api=args.batch_api,
         backend_options=options,
         progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run (or dry-run) a generation; errors print one clear line and exit 2."""
+    """Run (or dry-run) a generation; the exit code says what happened (:mod:`distalign.generate.report`).
+
+    0 everything asked for is done; 1 a model could not start; 2 bad arguments, configuration or I/O (one clear
+    line); 3 some requests failed permanently; 4 every request sent failed. A non-zero code ends with one line
+    naming the count and the first reason.
+    """
     args = parse_args(argv)
     try:
         cfg = config(args)
         if args.dry_run:
             print(format_dry_run(dry_run(cfg)))
-        elif any(report.error for report in run(cfg)):
-            return 1
+            return 0
+        code, line = exit_status(run(cfg))
+        if code:
+            print(f"error: {redact(line)}", file=sys.stderr)
+        return code
     except (ValueError, CacheError, BackendError, RuntimeError) as e:
         print(f"error: {redact(str(e))}", file=sys.stderr)
         return 2
@@ -133,7 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished questions are saved; run the same command again to continue", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,10 +2,11 @@
 
 Reads every result file under ``--results_dir`` (every model, method, task and group found there) and writes,
 overwriting, into ``--output_dir``: ``eval_disagreement_bootstrapping.csv``, ``leaderboard_distrib_alignment.csv``,
-``leaderboard_distrib_alignment_all.csv``, ``k2s_gap.csv``, ``eval_skips.csv`` and ``leaderboard.md`` (also
-printed). ``--mode paper`` reproduces the released numbers (docs/original.md §7, §10), ``--mode fixed``
-(default) corrects the defects of docs/original.md §11.1. ``--metric`` (fixed mode) scores every cell by another
-registered metric (:data:`distalign.metrics.METRICS`: ``jsd``, ``wasserstein``, ...) instead of TV. Example::
+``leaderboard_distrib_alignment_all.csv``, ``k2s_gap.csv``, ``eval_skips.csv``, ``pairwise_differences.csv`` and
+``leaderboard.md`` (also printed); ``python -m distalign.report`` turns them into HTML pages. ``--mode paper``
+reproduces the released numbers (docs/original.md §7, §10), ``--mode fixed`` (default) corrects the defects of
+docs/original.md §11.1. ``--metric`` (fixed mode) scores every cell by another registered metric
+(:data:`distalign.metrics.METRICS`: ``jsd``, ``wasserstein``, ...) instead of TV. Example::
 
     python lm_steering_eval.py --results_dir results --data_dir . --output_dir results --mode paper --seed 0
 """
@@ -17,6 +18,7 @@ import sys
 import time
 
 from distalign.bootstrap import N_RESAMPLES
+from distalign.cli import POSITIVE, SEED
 from distalign.evaluation import MODES, evaluate
 from distalign.evaluation.leaderboards import build, write
 from distalign.files import DataError
@@ -43,16 +45,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="per-cell score (fixed mode; paper mode is always tv): "
         + "; ".join(f"{m.name} = {m.description}" for m in METRICS.values()),
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (bootstrap, simulations)")
-    p.add_argument("--n_bootstrap", type=int, default=N_RESAMPLES, help="bootstrap resamples per score")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of every random draw (bootstrap, simulations)")
+    p.add_argument("--n_bootstrap", type=POSITIVE, default=N_RESAMPLES, help="bootstrap resamples per score")
     p.add_argument("--no_human", action="store_true", help="skip the human baseline")
     p.add_argument(
         "--strict", action="store_true", help="stop at an unreadable result file instead of counting it as a skip"
     )
     p.add_argument("--quiet", action="store_true", help="do not print leaderboard.md at the end")
     args = p.parse_args(argv)
-    if args.n_bootstrap < 1:
-        p.error("--n_bootstrap must be at least 1")
     if args.mode == "paper" and args.metric != DEFAULT_METRIC:
         p.error(
             f"--mode paper scores by {DEFAULT_METRIC} only (the original's metric); use --mode fixed for "

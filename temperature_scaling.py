@@ -6,7 +6,9 @@
 Writes ``<output_dir>/<dataset>/<target>/<model>/<task>/...`` (the layout of ``model_logprobs``) with target
 ``rescaled_model_logprobs`` (paper mode; pools whose files exist, e.g. the released ones, are kept unless
 ``--overwrite``) or ``rescaled_model_logprobs_cv`` (fixed mode), and the fitted temperatures to
-``<output_dir>/temperature_scaling_<mode>.csv``. The logic lives in
+``<output_dir>/temperature_scaling_<mode>.csv`` (rows of pools that were kept are carried over). When nothing is
+fitted (no ``model_logprobs`` results, a model folder that does not exist, no record with a finite vector) the
+previous CSV is kept and the exit status is 1; bad arguments or unreadable files exit 2. The logic lives in
 :mod:`distalign.calibration`.
 """
 
@@ -16,8 +18,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from distalign.calibration import ALL_FOLDS, MODES, Fit, calibrate
-from distalign.cli import add_output_dir
+from distalign.calibration import ALL_FOLDS, MODES, Fit, NothingFitted, calibrate
+from distalign.cli import POSITIVE, SEED, add_output_dir
 from distalign.datasets import DATASETS
 from distalign.files import DataError
 
@@ -36,8 +38,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=MODES,
         help="fixed: cross-fitted NaN-safe log-space fit; paper: the original transductive fit",
     )
-    p.add_argument("--folds", type=int, default=5, help="cross-fitting folds over questions (fixed mode; 1 = none)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    p.add_argument("--folds", type=POSITIVE, default=5, help="cross-fitting folds of questions (fixed mode; 1: none)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the fold assignment")
     p.add_argument(
         "--overwrite",
         action="store_true",
@@ -46,26 +48,37 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+SUMMARY_HEADER = ("model", "dataset", "task", "T (all)", "folds T range", "held-out TV", "all-zero rows")
+LEFT = 3  # the first three columns are names (left-aligned); the others are numbers (right-aligned)
+
+
 def summary(fits: Sequence[Fit]) -> str:
-    """One line per pool: pooled T, and the range of the fold temperatures when cross-fitted."""
-    lines = [f"{'model':<28}{'dataset':<14}{'task':<17}{'T (all)':>9}  folds T range      held-out TV  all-zero rows"]
-    for fit in (f for f in fits if f.fold == ALL_FOLDS):
-        folds = [
-            f
-            for f in fits
-            if (f.model, f.dataset, f.task) == (fit.model, fit.dataset, fit.task) and f.fold != ALL_FOLDS
-        ]
-        spread = f"{min(f.temperature for f in folds):7.3f}-{max(f.temperature for f in folds):<7.3f}" if folds else ""
-        held = "" if fit.heldout_tv != fit.heldout_tv else f"{fit.heldout_tv:.4f}"
-        lines.append(
-            f"{fit.model:<28}{fit.dataset:<14}{fit.task:<17}{fit.temperature:9.4f}  {spread:<18} "
-            f"{held:>11}  {fit.n_all_zero or ''}"
-        )
-    return "\n".join(lines)
+    """One line per pool: pooled T, and the range of the fold temperatures when cross-fitted.
+
+    Columns are as wide as their longest entry, two spaces apart, so long model names never run into the next
+    column.
+    """
+    rows = [SUMMARY_HEADER, *(_summary_row(fit, fits) for fit in fits if fit.fold == ALL_FOLDS)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_HEADER))]
+    return "\n".join(
+        "  ".join(
+            cell.ljust(w) if i < LEFT else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    )
+
+
+def _summary_row(fit: Fit, fits: Sequence[Fit]) -> tuple[str, ...]:
+    """The summary cells of a pooled fit: names, pooled T, fold range, held-out TV, all-zero rows."""
+    key = (fit.model, fit.dataset, fit.task)
+    folds = [f.temperature for f in fits if (f.model, f.dataset, f.task) == key and f.fold != ALL_FOLDS]
+    spread = f"{min(folds):.3f}-{max(folds):.3f}" if folds else ""
+    held = "" if fit.heldout_tv != fit.heldout_tv else f"{fit.heldout_tv:.4f}"
+    return (fit.model, fit.dataset, fit.task, f"{fit.temperature:.4f}", spread, held, str(fit.n_all_zero or ""))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code."""
+    """Entry point; returns the exit code: 0 done, 1 nothing fitted (the CSV kept), 2 bad arguments or files."""
     args = parse_args(argv)
     try:
         fits = calibrate(
@@ -79,11 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.seed,
             args.overwrite,
         )
-    except (DataError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except NothingFitted as e:
+        print(f"error: nothing fitted: {e}; the previous temperature_scaling_{args.mode}.csv is kept", file=sys.stderr)
         return 1
+    except (DataError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not fits:
-        print(f"no model_logprobs results under {args.results_dir}; nothing to scale", file=sys.stderr)
+        print("every pool already has its rescaled files (kept; --overwrite refits them)", file=sys.stderr)
         return 0
     print(summary(fits))
     return 0

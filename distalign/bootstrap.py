@@ -163,11 +163,38 @@ def bootstrap_many(jobs: Sequence[Job], n_resamples: int, seed: int, key: str = 
     [0.3, 0.7]
     """
     data = [_checked(pools, weights) for pools, weights in jobs]
+    stats = _stats(data, [weights for _, weights in jobs], n_resamples, seed, key)
+    lo, hi = np.percentile(stats, [2.5, 97.5], axis=1)  # row by row, as summarize does, in one call
+    means = np.mean(stats, axis=1)
+    return [_estimate(float(means[j]), float((hi[j] - lo[j]) / 2), data[j], jobs[j][1]) for j in range(len(jobs))]
+
+
+def bootstrap_stats(jobs: Sequence[Job], n_resamples: int, seed: int, key: str = "") -> FloatArray:
+    """The len(jobs) × B matrix of bootstrap statistics behind :func:`bootstrap_many` (same draws, same bits).
+
+    For intervals other than the leaderboard's mean ± half-width, e.g. the percentile bounds of a paired
+    difference (:mod:`distalign.evaluation.pairwise`).
+
+    >>> bootstrap_stats([({"a": np.array([0.0, 1.0])}, {"a": 1.0})], 4, 0).shape
+    (1, 4)
+    """
+    data = [_checked(pools, weights) for pools, weights in jobs]
+    return _stats(data, [weights for _, weights in jobs], n_resamples, seed, key)
+
+
+def _stats(
+    data: Sequence[Mapping[str, FloatArray]],
+    weights: Sequence[Mapping[str, float]],
+    n_resamples: int,
+    seed: int,
+    key: str,
+) -> FloatArray:
+    """Statistics of every job: pools of one (dataset, size n) resampled together by one count matrix."""
     groups: dict[tuple[str, int], list[int]] = {}
     for j, pools in enumerate(data):
         for name, x in pools.items():
             groups.setdefault((name, x.size), []).append(j)
-    stats = np.zeros((len(jobs), n_resamples))
+    stats = np.zeros((len(data), n_resamples))
     for (name, n), members in groups.items():
         ints, scales = zip(*(fixed_point(data[j][name]) for j in members), strict=True)
         x = np.stack(ints, axis=1)
@@ -175,10 +202,8 @@ def bootstrap_many(jobs: Sequence[Job], n_resamples: int, seed: int, key: str = 
             sums = counts @ x  # b × m exact integer sums
             rows = slice(start, start + len(counts))
             for col, j in enumerate(members):
-                stats[j, rows] += jobs[j][1][name] * (sums[:, col] / (n * scales[col]))
-    lo, hi = np.percentile(stats, [2.5, 97.5], axis=1)  # row by row, as summarize does, in one call
-    means = np.mean(stats, axis=1)
-    return [_estimate(float(means[j]), float((hi[j] - lo[j]) / 2), data[j], jobs[j][1]) for j in range(len(jobs))]
+                stats[j, rows] += weights[j][name] * (sums[:, col] / (n * scales[col]))
+    return stats
 
 
 def bootstrap(

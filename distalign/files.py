@@ -2,7 +2,13 @@
 
 Nothing is ever half-written: every write goes to a temporary file in the same folder, is flushed
 and fsynced, then renamed over the target (``os.replace`` is atomic on POSIX). A crash or a full
-disk leaves either the old file or the new one, plus no stray temporary file.
+disk leaves either the old file or the new one, plus no stray temporary file. A written file gets the
+usual mode: an existing file keeps its own, a new one gets ``0o666`` less the umask (never the temporary
+file's ``0o600``), so results folders shared by a group stay shared. Temporary names carry the writer's
+process id (``.<name>.<pid>.<random>.tmp``), so a cleaner can tell whose they are.
+
+Names read from data or result files that become path components (demographics, groups, datasets, models)
+pass :func:`safe_component` first: no separator, no ``..``, nothing absolute.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,9 +33,10 @@ def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8
     """Open a temporary file beside ``path``; on success it replaces ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     enc = None if "b" in mode else encoding
     try:
+        os.fchmod(fd, _mode_for(path))
         with os.fdopen(fd, mode, encoding=enc) as fh:
             yield fh
             fh.flush()
@@ -37,6 +45,28 @@ def atomic_open(path: Path | str, mode: str = "w", encoding: str | None = "utf-8
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The mode a write of ``path`` leaves: the existing file's, else ``0o666`` less the process umask."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~current_umask()
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the system says (Linux), else set and restored."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(path: Path | str, data: bytes) -> None:
@@ -90,6 +120,29 @@ def read_json(path: Path | str) -> Any:
         raise DataError(f"{path}: malformed JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except RecursionError:
+        raise DataError(f"{path}: JSON nested too deeply to be a data or result file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: a folder, not a file") from None
+    except OSError as e:
+        raise DataError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def safe_component(name: Any, what: str, where: str) -> str:
+    """``name`` if it can be one path component (a file or folder name), else a :class:`DataError`.
+
+    >>> safe_component("Democrat", "demographic", "f.json")
+    'Democrat'
+    >>> safe_component("../../tmp/x", "demographic", "f.json")
+    Traceback (most recent call last):
+    ...
+    distalign.files.DataError: f.json: demographic '../../tmp/x' cannot name a file (empty, a leading '.' or a \
+path separator)
+    """
+    bad = not isinstance(name, str) or name in ("", ".", "..") or any(c in name for c in "/\\\0")
+    if bad or name.startswith("."):
+        raise DataError(f"{where}: {what} {name!r} cannot name a file (empty, a leading '.' or a path separator)")
+    return name
 
 
 def require(mapping: Any, key: str, where: str) -> Any:

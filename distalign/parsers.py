@@ -7,16 +7,21 @@ Two families, all pure functions that never raise on any text and never ``eval``
   divided by its length, no renormalisation).
 * ``parse_*``: the tolerant, safe parsers used for new generations and the fixed-mode evaluation. They
   return a :class:`~distalign.types.Parsed`: a distribution that sums to one, or an explicit failure
-  (``parse_ok=False``) with the reason and the raw text kept.
+  (``parse_ok=False``) with the reason and the raw text kept. Which letters of a reply are answers is decided
+  in :mod:`distalign.answers` (re-exported here).
 """
 
 from __future__ import annotations
 
 import ast
+import json
 import math
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
+from distalign.answers import answer_tokens as answer_tokens  # re-exported, as first_answer and letter_of
+from distalign.answers import first_answer, letter_of, sequence_answers
 from distalign.types import Distribution, Parsed
 
 SEQUENCE_LENGTH = 30  # answers asked for by the sequence method
@@ -171,35 +176,6 @@ def _verbalize_notes(letters: Sequence[str], found: dict, keys: set[str], total:
     return "; ".join(notes)
 
 
-_TOKEN = re.compile(r"[A-Za-z]+")
-
-
-def answer_tokens(text: str, letters: Sequence[str]) -> tuple[list[str], int]:
-    """Answer letters in a sequence reply, and the number of invalid tokens.
-
-    Only the text after the last ``Answer:`` counts. A token made only of upper-case option-alphabet
-    letters counts letter by letter (stored responses had their spaces removed); words do not count.
-
-    >>> answer_tokens("Here are 30 answers: A B, C", "ABC")
-    (['A', 'B', 'C'], 0)
-    >>> answer_tokens("Answer: ABBA E", "ABCD")
-    (['A', 'B', 'B', 'A'], 1)
-    """
-    _, sep, tail = text.rpartition("Answer:")
-    body = tail if sep else text
-    valid, invalid = set(letters), 0
-    answers: list[str] = []
-    candidates = [t for t in _TOKEN.findall(body) if t.isupper()]
-    if not sep:  # without an answer cue, skip leading prose words
-        candidates = [t for t in candidates if len(t) == 1 or set(t) <= valid]
-    for token in candidates:
-        if set(token) <= valid:
-            answers.extend(token)
-        elif len(token) == 1:
-            invalid += 1
-    return answers, invalid
-
-
 def parse_sequence(text: str, letters: Sequence[str], n: int = SEQUENCE_LENGTH) -> Parsed:
     """Frequencies of the first ``n`` answer tokens of a sequence reply.
 
@@ -208,8 +184,15 @@ def parse_sequence(text: str, letters: Sequence[str], n: int = SEQUENCE_LENGTH) 
     ((0.5, 0.25, 0.25), 'too short: 4 of 30 answers')
     >>> parse_sequence("I'd rather not.", "AB").parse_ok
     False
+
+    Letters inside prose are not answers (:func:`distalign.answers.sequence_answers`):
+
+    >>> parse_sequence("A 30-option letter separated by spaces.", "ABCD").reason
+    'no answer letters in the response'
+    >>> parse_sequence("A. Some", "ABCD").parse_ok, parse_sequence("I think A", "ABCD").reason
+    (False, 'too short: 1 of 30 answers')
     """
-    answers, invalid = answer_tokens(text, letters)
+    answers, invalid = sequence_answers(text, letters)
     if not answers:
         return _failure("no answer letters in the response", text)
     used = answers[:n]
@@ -223,14 +206,28 @@ def parse_sequence(text: str, letters: Sequence[str], n: int = SEQUENCE_LENGTH) 
     return Parsed(_normalized(letters, counts), True, "; ".join(notes), text, extra)
 
 
-def letter_of(token: str) -> str:
-    """The option letter a token spells, stripped of spaces and light punctuation ("" if none).
+def parse_answer_list(text: str, letters: Sequence[str], n: int = SEQUENCE_LENGTH) -> Parsed:
+    """A structured sequence reply: the letters in the sequence syntax, or a JSON object ``{"answers": [...]}``.
 
-    >>> letter_of(" A"), letter_of("B."), letter_of("(C"), letter_of("Sure")
-    ('A', 'B', 'C', '')
+    The JSON form's list items are read as a sequence reply of those items; the raw text is kept.
+
+    >>> parse_answer_list('{"answers": ["A", "B", "B", "E"]}', "ABC").dist.probs
+    (0.3333333333333333, 0.6666666666666666, 0.0)
+    >>> parse_answer_list("A B B", "ABC").dist.probs
+    (0.3333333333333333, 0.6666666666666666, 0.0)
+    >>> parse_answer_list('{"answers": 3}', "AB").reason
+    'no "answers" list of letters in the JSON object'
     """
-    core = token.strip().strip("().:'\"*")
-    return core if len(core) == 1 and core.isalpha() and core.isupper() else ""
+    try:
+        value = json.loads(text) if text.lstrip().startswith("{") else None
+    except (ValueError, RecursionError):
+        value = None  # not JSON after all: read as sequence syntax
+    if not isinstance(value, dict):
+        return parse_sequence(text, letters, n)
+    items = value.get("answers")
+    if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+        return _failure('no "answers" list of letters in the JSON object', text)
+    return replace(parse_sequence(" ".join(items), letters, n), response=text)
 
 
 def parse_logprobs(top: Iterable[tuple[str, float]], letters: Sequence[str]) -> Parsed:
@@ -255,16 +252,6 @@ def parse_logprobs(top: Iterable[tuple[str, float]], letters: Sequence[str]) -> 
         return Parsed(None, False, "no option letter among the returned tokens", "", extra)
     note = f"covered mass {covered:.3f}" if covered < 0.5 else ""
     return Parsed(_normalized(letters, list(mass.values())), True, note, "", extra)
-
-
-def first_answer(text: str, letters: Sequence[str]) -> str:
-    """The first answer letter of a single-answer reply ("" when there is none).
-
-    >>> first_answer("Answer: B. Somewhat likely", "ABCD"), first_answer("(C)", "ABC"), first_answer("no", "AB")
-    ('B', 'C', '')
-    """
-    answers, _ = answer_tokens(text, letters)
-    return answers[0] if answers else ""
 
 
 def parse_samples(texts: Sequence[str], letters: Sequence[str]) -> Parsed:

@@ -8,6 +8,11 @@ Two kinds of secret are masked, wherever they appear:
   :func:`watch` before the backend can send anything;
 * strings shaped like API keys (``sk-...``, ``sk-ant-...``, ``hf_...``), whoever's they are.
 
+Server addresses are checked before a backend uses them (:func:`checked_base_url`): a ``--base_url`` (or
+``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL``) with credentials in it (``http://user:pass@host``, which HTTP clients
+would send as Basic auth instead of the key, and which would reach logs and caches) or without an
+``http``/``https`` scheme is refused with a message that shows the address with its credentials masked.
+
 >>> redact("token sk-" "ant-api03-abcdefghijklmnopqrstuvwxyz0123 rejected")
 'token [redacted] rejected'
 >>> os.environ["DISTALIGN_DOCTEST_TOKEN"] = "not-a-real-key-123"
@@ -22,10 +27,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 MASK = "[redacted]"
 MIN_SECRET = 6  # shorter values (``EMPTY``, ``1``) would mask ordinary text
 _KEY_SHAPE = re.compile(r"\b(?:sk|hf)-[A-Za-z0-9_\-]{16,}|\bhf_[A-Za-z0-9]{16,}")
+_AUTH = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*://)?[^/?#]*@")  # scheme, then user[:password]@
 _watched: set[str] = set()
 
 
@@ -37,6 +44,37 @@ def watch(*env_vars: str) -> None:
 def watched() -> frozenset[str]:
     """The environment variables whose values are masked."""
     return frozenset(_watched)
+
+
+def checked_base_url(url: str, where: str = "--base_url") -> str:
+    """``url`` if it is an ``http(s)://host...`` address without credentials, else a ValueError (password masked).
+
+    >>> checked_base_url("http://localhost:8000/v1")
+    'http://localhost:8000/v1'
+    >>> checked_base_url("http://user:pass@host/v1")
+    Traceback (most recent call last):
+    ...
+    ValueError: --base_url 'http://***@host/v1' carries credentials: put the key in the key variable instead \
+(OPENAI_API_KEY, ANTHROPIC_API_KEY or --backend_arg api_key_env=VAR)
+    >>> checked_base_url("user:pass@host:9")
+    Traceback (most recent call last):
+    ...
+    ValueError: --base_url '***@host:9' is not an address: write http://host:port/... or https://...
+    """
+    masked = _AUTH.sub(r"\1***@", url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError(f"{where} {masked!r} is not an address: write http://host:port/... or https://...") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{where} {masked!r} is not an address: write http://host:port/... or https://...")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            f"{where} {masked!r} carries credentials: put the key in the key variable instead "
+            "(OPENAI_API_KEY, ANTHROPIC_API_KEY or --backend_arg api_key_env=VAR)"
+        )
+    return url
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:

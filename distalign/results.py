@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from distalign.datasets import DATASETS
-from distalign.files import DataError, read_json, write_json
+from distalign.files import DataError, read_json, safe_component, write_json
 from distalign.types import Distribution, Parsed
 
 NA_FILE = "_na.json"
+_PARTS = ("dataset", "output type", "model", "task", "group", "demographic")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,18 @@ def wave_of(dataset: str) -> str:
 
 
 def result_path(root: Path | str, key: ResultKey) -> Path:
-    """Path of the result file for ``key`` under ``root``."""
+    """Path of the result file for ``key`` under ``root``; a key part that cannot name a file raises DataError.
+
+    >>> result_path("r", ResultKey("nytimes", "sequence", "m", "task1", "SEX", "../../x"))
+    Traceback (most recent call last):
+    ...
+    distalign.files.DataError: result file of nytimes/sequence/m/task1/SEX: demographic '../../x' cannot name a \
+file (empty, a leading '.' or a path separator)
+    """
+    where = f"result file of {key.dataset}/{key.output_type}/{key.model}/{key.task}/{key.group}"
+    parts = (key.dataset, key.output_type, key.model, key.task, key.group, key.demographic)
+    for what, part in zip(_PARTS, parts, strict=True):
+        safe_component(part, what, where)
     base = Path(root) / key.dataset / key.output_type / key.model / key.task
     wave = wave_of(key.dataset)
     return (base / wave if wave else base) / key.group / f"{key.demographic}.json"

@@ -266,3 +266,4 @@ class TVRow:
     qids: tuple[str, ...] = ()
     n_skipped: int = 0
     n_parse_fail: int = 0
+    positions: tuple[int, ...] = ()  # where each of ``qids`` stands in its result file (0-based, file order)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: set up .venv (idempotent), fetch the benchmark data if a source is known, then
-# lint (ruff check + ruff format --check), type-check (mypy) and run the test suite (pytest, doctests included).
+# The test command: set up .venv (idempotent), install Chromium for the report's browser tests when it is missing
+# (scripts/install_browser.sh), fetch the benchmark data if a source is known, then lint (ruff check + ruff format
+# --check), type-check (mypy) and run the test suite (pytest, doctests included).
 #
 # Usage: bash scripts/test.sh [pytest args...]
 #        bash scripts/test.sh --fast [pytest args...]   the developer loop: no setup, fetch or mypy, and only the
@@ -11,7 +12,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 py="$root/.venv/bin/python"
-lint_paths=(distalign tests bench lm_steering.py lm_steering_eval.py temperature_scaling.py)
+lint_paths=(distalign tests bench scripts/report_screenshots.py lm_steering.py lm_steering_eval.py temperature_scaling.py)
 
 if [ "${1:-}" = "--fast" ]; then
   shift
@@ -21,6 +22,24 @@ if [ "${1:-}" = "--fast" ]; then
 fi
 
 bash scripts/setup_env.sh
+# The real-server tests (tests/test_llama_server.py) run llama.cpp's OpenAI-compatible server, built once per
+# machine outside the repository (scripts/llama_server.sh: about 8 minutes the first time, under a second after).
+# The build runs in the background while the data are fetched, the linters run and the other tests start; the
+# tests wait for it (a lock) when they get there.
+llama_log="$(mktemp "${TMPDIR:-/tmp}/distalign-llama-build.XXXXXX")"
+bash scripts/llama_server.sh build >"$llama_log" 2>&1 &
+llama_pid=$!
+finish() {
+  if ! wait "$llama_pid" 2>/dev/null; then
+    echo "[test] the llama.cpp server build failed (the real-server tests report it):" >&2
+    tail -n 20 "$llama_log" >&2
+  fi
+  rm -f "$llama_log"
+}
+trap finish EXIT
+if [ ! -x /usr/bin/chromium ]; then  # the report's browser tests drive the system Chromium
+  bash scripts/install_browser.sh || echo "[test] warning: no Chromium; the browser tests will be skipped" >&2
+fi
 source_dir="${DISTALIGN_DATA_SOURCE:-}"
 if [ -z "$source_dir" ] && [ -d "$root/../shared/benchmark-data" ]; then
   source_dir="$root/../shared/benchmark-data"

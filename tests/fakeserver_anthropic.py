@@ -27,13 +27,17 @@ class FakeAnthropic(FakeServer):
     def answer(self, body: dict[str, Any], empty: bool = False) -> dict[str, Any]:
         prompt = "\n".join(filter(None, [str(body.get("system") or ""), _prompt_of(body)]))
         text = self.responder(prompt, body)
+        content = [{"type": "text", "text": text, "citations": None}]
+        if (body.get("tool_choice") or {}).get("type") == "tool":  # a forced tool call: the reply is its input
+            tool = {"type": "tool_use", "id": self.new_id("toolu"), "name": body["tool_choice"]["name"]}
+            content = [{**tool, "input": json.loads(text)}]
         return {
             "id": self.new_id("msg"),
             "type": "message",
             "role": "assistant",
             "model": body.get("model", "fake"),
-            "content": [] if empty else [{"type": "text", "text": text, "citations": None}],
-            "stop_reason": "end_turn",
+            "content": [] if empty else content,
+            "stop_reason": "tool_use" if content[0]["type"] == "tool_use" else "end_turn",
             "stop_sequence": None,
             "usage": {"input_tokens": len(prompt.split()), "output_tokens": len(text.split())},
         }

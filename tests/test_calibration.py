@@ -8,6 +8,7 @@ released TS-Log-p files and Table 1 means from the released log-probs.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -236,18 +237,53 @@ def test_paper_mode_keeps_existing_rescaled_files_unless_overwrite(tmp_path):
     make_results(tmp_path)
     target = out_file(tmp_path, "task1", "SEX", "Male", "paper")
     target.parent.mkdir(parents=True)
-    target.write_text('{"kept": {}}')  # stands for a released file of the pool; the others are missing
+    source = result_path(tmp_path, ResultKey("opinionqa", "model_logprobs", "toy", "task1", "SEX", "Male"))
+    released = json.dumps({q: {"kept": {}} for q in read_results(source)})
+    target.write_text(released)  # stands for a released file of the pool (same questions); the others are missing
     assert {f.task for f in cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper")} == {"task0", "task1"}
+    written = (tmp_path / "temperature_scaling_paper.csv").read_text()
     fits = cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper")
     assert fits == []  # every pool's rescaled files exist now: nothing refit, nothing rewritten
-    target.write_text('{"kept": {}}')
+    assert (tmp_path / "temperature_scaling_paper.csv").read_text() == written  # the fits CSV kept too
+    target.write_text(released)
     cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper")
-    assert target.read_text() == '{"kept": {}}'
+    assert target.read_text() == released
+    target.write_text('{"Q0": {"kept": {}}}')  # out of date (another question set): refit
+    assert {f.task for f in cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper")} == {"task1"}
+    lines = (tmp_path / "temperature_scaling_paper.csv").read_text().splitlines()
+    assert [line.split(",")[2] for line in lines[1:]] == ["task1", "task0"]  # the kept pool's row carried over
     assert cal.calibrate(tmp_path, datasets=["opinionqa"], mode="paper", overwrite=True)
     assert "kept" not in read_results(target)
     assert not (tmp_path / "opinionqa" / "rescaled_model_logprobs_cv").exists()
 
 
 def test_cli_empty_results_dir(tmp_path, capsys):
-    assert temperature_scaling.main(["--results_dir", str(tmp_path)]) == 0
-    assert "nothing to scale" in capsys.readouterr().err
+    assert temperature_scaling.main(["--results_dir", str(tmp_path)]) == 1
+    assert "nothing to scale" in capsys.readouterr().err and not list(tmp_path.iterdir())
+
+
+def test_a_run_that_fits_nothing_keeps_the_previous_csv(tmp_path, capsys):
+    make_results(tmp_path)
+    assert temperature_scaling.main(["--results_dir", str(tmp_path), "--datasets", "opinionqa"]) == 0
+    csv_path = tmp_path / "temperature_scaling_fixed.csv"
+    before = csv_path.read_bytes()
+    capsys.readouterr()
+    assert temperature_scaling.main(["--results_dir", str(tmp_path), "--models", "toy_typo"]) == 2
+    assert "no model_logprobs results of 'toy_typo'" in capsys.readouterr().err and "toy" in csv_path.read_text()
+    assert temperature_scaling.main(["--results_dir", str(tmp_path), "--datasets", "nytimes"]) == 1
+    assert "nothing fitted" in capsys.readouterr().err and csv_path.read_bytes() == before
+
+
+def test_summary_columns_are_aligned_whatever_the_name_lengths():
+    long = "local__smollm2-135m-instruct-with-a-much-longer-name"
+    fits = [
+        cal.Fit(long, "opinionqa", "task3_easy_hard", cal.ALL_FOLDS, 1.234, 10, 0, 0.3, 2, 0.31),
+        cal.Fit(long, "opinionqa", "task3_easy_hard", "0", 1.1, 10, 0, 0.3, 0),
+        cal.Fit("gpt-4", "nytimes", "task1", cal.ALL_FOLDS, 10.0, 10, 0, 0.3, 0),
+    ]
+    lines = temperature_scaling.summary(fits).splitlines()
+    assert lines[1].startswith(long + "  opinionqa  task3_easy_hard")
+    starts = [line.index(word) for line, word in zip(lines, ("dataset", "opinionqa", "nytimes"), strict=True)]
+    assert len(set(starts)) == 1  # every dataset cell starts in the same column
+    ends = [line.index(word) + len(word) for line, word in zip(lines, ("T (all)", "1.2340", "10.0000"), strict=True)]
+    assert len(set(ends)) == 1  # numbers are right-aligned under their header

@@ -13,6 +13,7 @@ import pytest
 from distalign.expression import METHODS, get_method
 from distalign.expression.base import MethodConfig
 from distalign.names import PAPER_GENERATED
+from distalign.parsers import parse_sequence
 from distalign.types import Capabilities, Completion, Distribution, Message, SurveyItem
 
 ITEM = SurveyItem(
@@ -44,7 +45,7 @@ def test_registry_covers_generated_output_types() -> None:
     assert set(PAPER_GENERATED) <= set(METHODS)
     assert {"independent_samples", "option_likelihood"} <= set(METHODS)
     assert all(get_method(k).output_type == k for k in METHODS)
-    with pytest.raises(ValueError, match="valid: express_distribution, independent_samples"):
+    with pytest.raises(ValueError, match="valid: express_distribution, express_distribution_structured, independ"):
         get_method("rescaled_model_logprobs")
 
 
@@ -161,3 +162,30 @@ def test_option_likelihood_parse() -> None:
     assert probs(parsed) == [0.2, 0.2, 0.6]
     wrong = get_method("option_likelihood").parse(ITEM, [Completion(continuation_logprobs=(0.0,))])
     assert not wrong.parse_ok and "expected 3 finite option scores" in wrong.reason
+
+
+# Golden sequence replies: (reply, letters, answers counted, outcome). Letters inside prose are no answers; only
+# letters standing as list items, in a run of answer tokens, count (distalign.answers).
+SEQUENCE_GOLDEN = [
+    ("A 30-option letter separated by spaces.", "ABCD", "", "failure: the article A is prose"),
+    ("A. Some", "ABCD", "", "failure: one letter before a word is prose"),
+    ("I think A", "ABCD", "A", "one answer: a lone letter ending the reply"),
+    ("I think A is right", "ABCD", "", "failure: A is followed by prose"),
+    ("A list: A B, C", "ABC", "ABC", "the leading article is dropped, the list counts"),
+    ("Answer: A B C D and so on", "ABCD", "ABCD", "a run followed by prose still counts"),
+    ("Here are 30 answers:\n1. B\n2. A\n3. B", "AB", "BAB", "numbered items form one run"),
+    ("Hereare30answers:ABBA", "ABCD", "ABBA", "stored replies without spaces"),
+    ("'B''A''A''C'", "ABCD", "BAAC", "quoted letters"),
+    ('{"answers": ["A", "B"]}', "AB", "AB", "the JSON form of Seq-S"),
+]
+
+
+@pytest.mark.parametrize(("text", "letters", "answers", "outcome"), SEQUENCE_GOLDEN)
+def test_sequence_golden_replies(text: str, letters: str, answers: str, outcome: str) -> None:
+    parsed = parse_sequence(text, letters)
+    assert parsed.parse_ok == bool(answers), outcome
+    if answers:
+        assert parsed.dist is not None and dict(parsed.extra)["n_answers"] == len(answers), outcome
+        assert list(parsed.dist.probs) == [answers.count(L) / len(answers) for L in letters], outcome
+    else:
+        assert parsed.reason == "no answer letters in the response", outcome

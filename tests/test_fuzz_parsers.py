@@ -23,11 +23,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from distalign.answers import sequence_answers
 from distalign.parsers import (
     answer_tokens,
     first_answer,
     paper_sequence,
     paper_verbalize,
+    parse_answer_list,
     parse_logprobs,
     parse_option_scores,
     parse_samples,
@@ -81,6 +83,10 @@ def all_text_parsers(text: str, letters: str) -> None:
         assert first_answer(text, letters) in ("", *letters)
         answers, invalid = answer_tokens(text, letters)
         assert set(answers) <= set(letters) and invalid >= 0
+        listed, _ = sequence_answers(text, letters)  # list items are a subsequence of all answer letters
+        it = iter(answers)
+        assert all(letter in it for letter in listed)
+        check(parse_answer_list(text, letters), letters)
         for floats_ok in (False, True):
             out = paper_verbalize(text, letters, floats_ok=floats_ok)
             assert len(out) == len(letters) and all(isinstance(x, float) for x in out)

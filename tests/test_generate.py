@@ -246,23 +246,26 @@ def test_rerun_hits_the_cache_and_makes_no_backend_call(tmp_path, data):
 def test_existing_records_are_kept_and_order_restored(tmp_path, data):
     cfg = config(tmp_path, data, groups=("SEX",))
     path = oqa_file(cfg, "model_logprobs", "task1", "SEX", "Female")
-    path.parent.mkdir(parents=True)
-    released = {"avg_actual_results": {"A": 1.0, "B": 0.0, "C": 0.0}, "response": ["A"]}
-    path.write_text(json.dumps({"Q4_W1": released, "OLD_KEY": {"response": []}}))
+    run(cfg, plugins())
+    made = read_results(path)["Q4_W1"]  # a record of this run's settings, kept by hand in another order
+    kept = {**made, "avg_actual_results": {"A": 1.0, "B": 0.0, "C": 0.0}}
+    path.write_text(json.dumps({"Q4_W1": kept, "OLD_KEY": {"response": []}}))
+    oqa_file(cfg, "model_logprobs", "task1", "SEX", "Male").unlink()
     (report,) = run(cfg, plugins())
     recs = read_results(path)
     assert list(recs) == ["Q0_W1", "Q1_W1", "Q2_W1", "Q3_W1", "Q4_W1", "Q5_W1", "OLD_KEY"]
-    assert recs["Q4_W1"] == released and report.already_done == 1
+    assert recs["Q4_W1"] == kept and report.already_done == 1
 
 
 def test_result_file_flushes_incrementally(tmp_path):
     path = tmp_path / "r.json"
     rf = ResultFile(path, ["a", "b", "c"], flush_every=2, flush_seconds=3600)
+    assert rf.own()  # only the owner of a cell writes it
     rf.add("c", {"x": 3})
     assert not path.exists()
     rf.add("a", {"x": 1})
     assert list(json.loads(path.read_text())) == ["a", "c"]
     rf.add("b", {"x": 2})
-    rf.flush()
+    rf.close()
     assert list(json.loads(path.read_text())) == ["a", "b", "c"]
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary files left
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary or lock files left

@@ -92,6 +92,14 @@ def test_samples_prompt_equals_logprobs_prompt() -> None:
         )
 
 
+@pytest.mark.parametrize("dataset", ["opinionqa", "nytimes", "globalvalues"])
+def test_structured_prompts_equal_their_free_text_twins(dataset: str) -> None:
+    """V-S and Seq-S see exactly V's and Seq's prompts (templates, example answers): only decoding differs."""
+    for task in TASKS[1:] if dataset == "globalvalues" else TASKS:
+        for twin in ("express_distribution", "sequence"):
+            assert messages_for(dataset, task, f"{twin}_structured") == messages_for(dataset, task, twin)
+
+
 def test_option_likelihood_has_no_template() -> None:
     assert load_template(INPUTS, "opinionqa", get_method("option_likelihood").template_dir, 1) == ""
     user = messages_for("opinionqa", "task1", "option_likelihood")[1].content

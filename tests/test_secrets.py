@@ -128,7 +128,7 @@ def cli(
         ]
     )
     out = capfd.readouterr()
-    assert code in (0, 1, 2), out.err
+    assert code in (0, 1, 2, 3, 4), out.err  # some runs inject failures (exit 3/4)
     return out.out + out.err
 
 

@@ -11,6 +11,8 @@ may help (429, 408, 409, 5xx, 529 overloaded, timeouts, dropped connections, a g
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import email.utils
 import json
 import re
@@ -19,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import fields, replace
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from distalign.backends.base import BackendError, TransientError
 from distalign.redact import redact
@@ -71,6 +74,30 @@ def classify(exc: BaseException, sdk: ModuleType, label: str, secrets: Iterable[
     return BackendError(f"{label}: {type(exc).__name__}: {_short(redact(str(exc), secrets))}")
 
 
+async def probe(url: str, label: str, timeout: float) -> None:
+    """Raise :class:`BackendError` with one clear line when nothing accepts a connection at ``url``'s host and port.
+
+    >>> asyncio.run(probe("http://127.0.0.1:9/v1", "openai/m", 2.0))
+    Traceback (most recent call last):
+    ...
+    distalign.backends.base.BackendError: openai/m: nothing listens at http://127.0.0.1:9/v1 (connection refused); \
+start the server or correct --base_url
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname or "localhost", port), timeout)
+    except (OSError, asyncio.TimeoutError) as e:
+        why = "connection refused" if isinstance(e, ConnectionRefusedError) else str(e) or f"no answer in {timeout:g} s"
+        where = urlunsplit((parts.scheme, f"{parts.hostname}:{port}", parts.path, "", ""))  # no credentials
+        raise BackendError(
+            f"{label}: nothing listens at {where} ({why}); start the server or correct --base_url"
+        ) from None
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
 def truncate_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
     r"""``text`` cut before the earliest stop sequence, and whether one was found.
 
@@ -83,7 +110,7 @@ def truncate_at_stop(text: str, stop: Iterable[str]) -> tuple[str, bool]:
 
 # --- per-model capability rules ----------------------------------------------------------------------------
 Rule = tuple[str, Mapping[str, Any]]  # (regex matched at the start of the model name, Capabilities overrides)
-CAPABILITY_FIELDS = tuple(f.name for f in fields(Capabilities) if f.name != "key_env")  # settable flags
+CAPABILITY_FIELDS = tuple(f.name for f in fields(Capabilities) if f.name not in ("key_env", "constraints"))  # flags
 
 
 def apply_rules(model: str, base: Capabilities, rules: Iterable[Rule]) -> Capabilities:

@@ -15,11 +15,14 @@ Sampling parameters, as of 2026 (encoded in :data:`ANTHROPIC_RULES`, first match
   and is an error for models that do not.
 
 Stop sequences are applied client-side too, because the API refuses whitespace-only ones (a lone newline).
+Structured methods (a JSON schema) use ``output_config`` where the model has structured outputs and a forced tool
+call otherwise (:mod:`distalign.backends._structured`); a tool call's input is the reply.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -37,14 +40,16 @@ from distalign.backends._http import (
     parse_extra,
     truncate_at_stop,
 )
+from distalign.backends._structured import anthropic_form, anthropic_params
 from distalign.backends.base import Backend, BackendError, BackendOptions
+from distalign.redact import checked_base_url
 from distalign.types import Capabilities, Completion, Request
 
 LEGACY_API_VERSION = "2023-06-01"  # the last API version that accepts sampling parameters
 DEFAULT_TEMPERATURE = 1.0
 BATCH_MAX_REQUESTS = 100_000
 BATCH_MAX_BYTES = 240 * 1024 * 1024  # the limit is 256 MB per batch
-EXTRA_KEYS = (*CAPABILITY_FIELDS, "base_url", "api_key_env")
+EXTRA_KEYS = (*CAPABILITY_FIELDS, "base_url", "api_key_env", "structured")
 
 BASE_CAPS = Capabilities(
     logprobs=False,
@@ -83,11 +88,26 @@ class AnthropicBackend(Backend):
         self.options = options
         self.extra = parse_extra(options.extra, EXTRA_KEYS)
         self.base_url = self.extra.get("base_url") or os.environ.get("ANTHROPIC_BASE_URL") or None
+        self.base_url = checked_base_url(self.base_url, "base_url (or ANTHROPIC_BASE_URL)") if self.base_url else None
         caps = apply_rules(model, BASE_CAPS, ANTHROPIC_RULES)
         key_env = (self.extra.get("api_key_env", "ANTHROPIC_API_KEY"),)
-        self.capabilities = Capabilities(**{**caps.__dict__, **capability_overrides(self.extra), "key_env": key_env})
+        self.structured = anthropic_form(model, self.extra)  # native output_config, a forced tool call, or none
+        kinds = ("json_schema",) if self.structured != "none" else ()
+        overrides = {**capability_overrides(self.extra), "key_env": key_env, "constraints": kinds}
+        self.capabilities = Capabilities(**{**caps.__dict__, **overrides})
         self._client: anthropic.AsyncAnthropic | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _api_key(self) -> str:
+        env = self.extra.get("api_key_env", "ANTHROPIC_API_KEY")
+        key = os.environ.get(env, "") or ("EMPTY" if self.base_url else "")
+        if not key:
+            raise BackendError(f"{self.name} needs {env} in the environment")
+        return key
+
+    async def ready(self) -> None:
+        """Fail fast on a missing key (before any request is sent)."""
+        self._api_key()
 
     @property
     def client(self) -> anthropic.AsyncAnthropic:
@@ -95,10 +115,7 @@ class AnthropicBackend(Backend):
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:  # an SDK client is bound to its event loop
             self._loop = loop
-            env = self.extra.get("api_key_env", "ANTHROPIC_API_KEY")
-            key = os.environ.get(env, "") or ("EMPTY" if self.base_url else "")
-            if not key:
-                raise BackendError(f"{self.name} needs {env} in the environment")
+            key = self._api_key()
             self._client = anthropic.AsyncAnthropic(
                 api_key=key, base_url=self.base_url, timeout=self.options.timeout, max_retries=0
             )
@@ -119,6 +136,8 @@ class AnthropicBackend(Backend):
         }
         if system:
             params["system"] = system
+        if request.constraint is not None:  # structured outputs (distalign.backends._structured)
+            params.update(anthropic_params(request.constraint, self.structured, self.name, anthropic.transform_schema))
         stops = [s for s in request.stop if s.strip()]
         if stops:
             params["stop_sequences"] = stops
@@ -136,6 +155,9 @@ class AnthropicBackend(Backend):
     def completion(self, message: AnthropicMessage, request: Request, latency: float) -> Completion:
         """The :class:`Completion` of an SDK message (live call or batch result)."""
         raw = "".join(getattr(block, "text", "") for block in message.content if block.type == "text")
+        if not raw and request.constraint is not None:  # a forced tool call: its input is the reply
+            tool = next((b for b in message.content if b.type == "tool_use"), None)
+            raw = json.dumps(getattr(tool, "input", None)) if tool is not None else ""
         text, stopped = truncate_at_stop(raw, request.stop)
         return Completion(
             text=text,

@@ -73,6 +73,13 @@ class Backend(ABC):
     async def complete(self, request: Request) -> Completion:
         """Run one request; raise :class:`TransientError` or :class:`BackendError` on failure."""
 
+    async def ready(self) -> None:  # noqa: B027 - optional hook, default no-op
+        """Raise :class:`BackendError` before any request when the model cannot answer at all.
+
+        Called once per run before the grid is sent: a missing API key, or a server where nothing listens, is one
+        clear line instead of a failure per request.
+        """
+
     def cache_identity(self) -> str:
         """What distinguishes this backend's answers in the response cache (name + server address)."""
         return self.name

@@ -19,7 +19,13 @@ latency and failures:
 * ``fail_always``: ``1`` makes every call fail permanently (:class:`BackendError`);
 * ``retry_after``: the ``Retry-After`` seconds carried by injected transient errors;
 * ``call_log``: a file that gets one JSON line per call (request key, qid, sample index);
-* ``batch_api``: ``1`` declares a batch API (the batch pass is then exercised with this backend).
+* ``batch_api``: ``1`` declares a batch API (the batch pass is then exercised with this backend);
+* ``constraints``: the constraint kinds declared, comma-separated (default ``json_schema,regex``; empty: none).
+
+A request with a :class:`~distalign.types.Constraint` is answered in the constrained format, as a backend that
+enforces it would: a JSON object with the schema's letters (percentages, numbers), ``{"answers": [...]}``, or the
+regular expression's space-separated letters; ``fake/garbage`` then answers a well-formed but useless reply (every
+percentage 0; a constant answer list).
 
 >>> import asyncio
 >>> from distalign.types import Message, Request
@@ -44,7 +50,7 @@ import numpy as np
 from distalign.backends.base import Backend, BackendError, BackendOptions, TransientError
 from distalign.engine.cache import request_key
 from distalign.parsers import SEQUENCE_LENGTH
-from distalign.types import LETTERS, Capabilities, Completion, Request
+from distalign.types import CONSTRAINT_KINDS, LETTERS, Capabilities, Completion, Constraint, Request
 
 KINDS = ("uniform", "oracle", "garbage")
 FORMATS = ("express_distribution", "sequence", "independent_samples", "model_logprobs", "option_likelihood")
@@ -56,8 +62,10 @@ def capabilities(model: str, options: BackendOptions) -> Capabilities:
     """What a fake model supports, without building it (used by ``--dry_run``)."""
     if model not in KINDS:
         raise ValueError(f"unknown fake model {model!r}; valid: {', '.join(f'fake/{k}' for k in KINDS)}")
-    batch = dict(options.extra).get("batch_api", "0") == "1"
-    return Capabilities(**{**CAPABILITIES.__dict__, "batch_api": batch})
+    extra = dict(options.extra)
+    batch = extra.get("batch_api", "0") == "1"
+    kinds = tuple(k for k in extra.get("constraints", ",".join(CONSTRAINT_KINDS)).split(",") if k)
+    return Capabilities(**{**CAPABILITIES.__dict__, "batch_api": batch, "constraints": kinds})
 
 
 def make_backend(model: str, options: BackendOptions) -> FakeBackend:
@@ -130,6 +138,8 @@ def in_format(request: Request, probs: list[float], rng: np.random.Generator) ->
     letters = LETTERS[: len(probs)]
     if request.continuations:
         return Completion(continuation_logprobs=tuple(math.log(max(p, 1e-12)) for p in probs))
+    if request.constraint is not None:
+        return Completion(text=constrained(request.constraint, probs, rng), finish_reason="stop")
     if request.top_logprobs:
         top = sorted(((L, math.log(p)) for L, p in zip(letters, probs, strict=True) if p > 0), key=lambda t: -t[1])
         return Completion(text=top[0][0], top_logprobs=tuple(top[: request.top_logprobs]), finish_reason="length")
@@ -142,8 +152,31 @@ def in_format(request: Request, probs: list[float], rng: np.random.Generator) ->
     return Completion(text=str(rng.choice(list(letters), p=weights)))
 
 
+def constrained(constraint: Constraint, probs: list[float], rng: np.random.Generator) -> str:
+    """A reply matching ``constraint`` that expresses ``probs`` (over A, B, ...).
+
+    >>> constrained(Constraint("regex", "[AB]( [AB]){29}"), [1.0, 0.0], np.random.default_rng(0))[:7]
+    'A A A A'
+    """
+    letters = list(LETTERS[: len(probs)])
+    as_json = constraint.kind == "json_schema"
+    if as_json and "answers" not in json.loads(constraint.spec).get("properties", {}):  # V-S: a percentage each
+        return json.dumps({L: round(100 * p, 1) for L, p in zip(letters, probs, strict=True)})
+    if sum(probs) > 0:
+        answers = [str(a) for a in rng.choice(letters, size=SEQUENCE_LENGTH, p=np.asarray(probs) / sum(probs))]
+    else:
+        answers = letters[:1] * SEQUENCE_LENGTH
+    return json.dumps({"answers": answers}) if as_json else " ".join(answers)
+
+
 def garbage(request: Request) -> Completion:
-    """Malformed output in every format: no letters, an unbalanced dict, wrong-length scores."""
+    """Malformed output in every format: no letters, an unbalanced dict, wrong-length scores.
+
+    Under a constraint the reply is well-formed but useless: zero percentages, or one letter repeated.
+    """
+    if request.constraint is not None:
+        k = len(_letters(request)) or 2
+        return Completion(text=constrained(request.constraint, [0.0] * k, np.random.default_rng(0)))
     if request.continuations:
         return Completion(continuation_logprobs=())
     if request.top_logprobs:

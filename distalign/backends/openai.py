@@ -11,7 +11,9 @@ one). The SDK's own retries are off (``max_retries=0``): the run engine retries 
 :func:`~distalign.backends._http.classify` marks transient. Reasoning models (o1/o3/o4, gpt-5, gpt-6) take
 no temperature, top_p or log-probs and spend hidden tokens, so they get ``max_completion_tokens`` with a
 reasoning allowance, and their stop sequences are applied client-side. The Batch API methods live in
-:mod:`distalign.backends.openai_batch`.
+:mod:`distalign.backends.openai_batch`. Structured methods send their constraint as
+:mod:`distalign.backends._structured` says (``response_format``, or the server's regex field). Before a run,
+:meth:`OpenAIBackend.ready` fails fast on a missing key or a ``--base_url`` where nothing listens.
 """
 
 from __future__ import annotations
@@ -34,15 +36,18 @@ from distalign.backends._http import (
     capability_overrides,
     classify,
     parse_extra,
+    probe,
     truncate_at_stop,
 )
+from distalign.backends._structured import REGEX_FIELDS, openai_constraints, openai_fields
 from distalign.backends.base import Backend, BackendError, BackendOptions, TransientError
 from distalign.backends.openai_batch import OpenAIBatch
+from distalign.redact import checked_base_url
 from distalign.types import Capabilities, Completion, Request
 
 OPENAI_HOST = "api.openai.com"
 MAX_STOP = 4  # the API accepts at most four stop sequences; the rest are applied client-side
-EXTRA_KEYS = (*CAPABILITY_FIELDS, "api_key_env", "reasoning", "reasoning_tokens")
+EXTRA_KEYS = (*CAPABILITY_FIELDS, "api_key_env", "reasoning", "reasoning_tokens", "json_schema_format", "regex_field")
 
 CHAT_CAPS = Capabilities(
     logprobs=True,
@@ -124,6 +129,7 @@ class OpenAIBackend(OpenAIBatch, Backend):
         self.options = options
         self.extra = parse_extra(options.extra, EXTRA_KEYS)
         raw_url = options.base_url or os.environ.get("OPENAI_BASE_URL") or ""
+        raw_url = checked_base_url(raw_url, "--base_url (or OPENAI_BASE_URL)") if raw_url else ""
         self.base_url = _public_url(raw_url) if raw_url else ""
         self._raw_url = raw_url or None
         self.compatible = bool(raw_url) and urlsplit(raw_url).hostname != OPENAI_HOST
@@ -146,6 +152,7 @@ class OpenAIBackend(OpenAIBatch, Backend):
             overrides["max_top_logprobs"] = self.options.max_top_logprobs
         overrides.update(capability_overrides(self.extra))
         overrides["key_env"] = (self.extra.get("api_key_env", "OPENAI_API_KEY"),)
+        overrides["constraints"] = openai_constraints(self.model, self.compatible, self.extra)
         return Capabilities(**{**caps.__dict__, **overrides})
 
     def cache_identity(self) -> str:
@@ -191,6 +198,10 @@ class OpenAIBackend(OpenAIBatch, Backend):
             if request.stop:
                 body["stop"] = list(request.stop[:MAX_STOP])
         body.update(self._sampling(request))
+        if request.constraint is not None:  # structured outputs (distalign.backends._structured)
+            if request.constraint.kind not in self.capabilities.constraints:
+                raise BackendError(f"{self.label} enforces no {request.constraint.kind} (structured outputs)")
+            body.update(openai_fields(request.constraint, self.extra, self.label))
         return body
 
     def _sampling(self, request: Request) -> dict[str, Any]:
@@ -247,14 +258,21 @@ class OpenAIBackend(OpenAIBatch, Backend):
     async def complete(self, request: Request) -> Completion:
         """One chat completion; SDK exceptions become Transient/BackendError."""
         body = self.request_body(request)
+        extension = {k: body.pop(k) for k in REGEX_FIELDS if k in body}  # server fields the SDK does not know
         start = time.perf_counter()
         try:
-            response = await self.client.chat.completions.create(**body)
+            response = await self.client.chat.completions.create(**body, extra_body=extension or None)
         except Exception as exc:  # noqa: BLE001 - every SDK error is classified, nothing is swallowed
             raise classify(exc, openai, self.label, [self._api_key_or_empty()]) from None
         if not isinstance(response, ChatCompletion):
             raise TransientError(f"{self.label}: malformed response body")
         return self.completion(response, request, time.perf_counter() - start)
+
+    async def ready(self) -> None:
+        """Fail fast: a missing key, or a ``--base_url`` where nothing listens (before any request is sent)."""
+        self._api_key()
+        if self.compatible and self._raw_url:
+            await probe(self._raw_url, self.name, min(self.options.timeout, 10.0))
 
     def _api_key_or_empty(self) -> str:
         return self._client.api_key if self._client is not None else ""

@@ -3,7 +3,8 @@
 Every file the project needs is a row of ``distalign/data/manifest.tsv`` (release path, size and sha256
 of the mirror copy, sha256 of the authors' original, transform, upstream address; read by
 :mod:`distalign.data.manifest`). ``fetch`` reads each
-file from a source, accepts it only if its sha256 matches the mirror or the upstream digest, removes
+file from a source (a regular file only, streamed, never more bytes than the manifest allows: a link to a
+device or a pipe is refused, not read), accepts it only if its sha256 matches the mirror or the upstream digest, removes
 participant-identifying data (:mod:`distalign.data.privacy`), and writes it atomically.
 
 Sources, first that is set: ``--source DIR_OR_URL``, ``$DISTALIGN_DATA_SOURCE``, else each row's upstream
@@ -24,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -38,6 +40,7 @@ from distalign.files import DataError, write_bytes, write_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]  # parent of the distalign package
 STATE_FILE = ".distalign-fetch.json"
+UPSTREAM_SLACK = 4  # an upstream original may be this many times its PII-stripped mirror copy (plus 1 MiB)
 ENV_SOURCE = "DISTALIGN_DATA_SOURCE"
 URL_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 HINT = (
@@ -132,33 +135,61 @@ def resolve_source(flag: str | None, environ: Mapping[str, str] = os.environ) ->
 def make_reader(source: str | None) -> Reader:
     """A function returning a file's bytes from ``source`` (folder, base URL, or ``None`` for upstream)."""
     if source is None:
-        return lambda row: _read_url(row.upstream_url, row.path)
+        return lambda row: _read_url(row.upstream_url, row)
     if URL_RE.match(source):
         base = source.rstrip("/") + "/"
-        return lambda row: _read_url(base + urllib.parse.quote(row.path), row.path)
+        return lambda row: _read_url(base + urllib.parse.quote(row.path), row)
     folder = Path(source)
     if not folder.is_dir():
         raise SourceUnavailable(f"data source {source} is not a folder; {HINT}")
-    return lambda row: _read_local(folder, row.path)
+    return lambda row: _read_local(folder, row)
 
 
-def _read_local(folder: Path, rel: str) -> bytes:
-    """Bytes of ``folder/rel``; a missing file is a :class:`FetchError` naming it."""
+def size_cap(row: ManifestRow) -> int:
+    """The most bytes read for a file: its manifest size, or a multiple of it when the upstream copy differs.
+
+    The manifest records the size of the mirror copy; a file whose upstream original carries participant
+    columns that the mirror dropped may be larger upstream, never by a factor of :data:`UPSTREAM_SLACK`.
+    """
+    return row.bytes if row.sha256 == row.upstream_sha256 else UPSTREAM_SLACK * row.bytes + (1 << 20)
+
+
+def _capped(read: Callable[[int], bytes], row: ManifestRow, where: str) -> bytes:
+    """Everything ``read`` gives, in chunks, refusing more than :func:`size_cap` bytes."""
+    cap, chunks, total = size_cap(row), [], 0
+    while chunk := read(1 << 20):
+        total += len(chunk)
+        if total > cap:
+            raise FetchError(f"{row.path}: {where} is larger than the manifest allows ({cap:,} bytes); not read on")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _read_local(folder: Path, row: ManifestRow) -> bytes:
+    """Bytes of ``folder/<row.path>``, a regular file no larger than the manifest allows, else a FetchError."""
+    path = folder / row.path
     try:
-        return (folder / rel).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens without waiting for a writer
     except FileNotFoundError:
-        raise NotInSource(f"{rel}: not found in source {folder}") from None
+        raise NotInSource(f"{row.path}: not found in source {folder}") from None
     except OSError as e:
-        raise FetchError(f"{rel}: cannot read {folder / rel}: {e.strerror}") from None
+        raise FetchError(f"{row.path}: cannot read {path}: {e.strerror}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise FetchError(f"{row.path}: {path} is not a regular file (a device, pipe or folder); not read")
+        try:
+            return _capped(fh.read, row, str(path))
+        except OSError as e:
+            raise FetchError(f"{row.path}: cannot read {path}: {e.strerror}") from None
 
 
-def _read_url(url: str, rel: str) -> bytes:
-    """Bytes at ``url``; an HTTP error names the file, a network failure makes the source unavailable."""
+def _read_url(url: str, row: ManifestRow) -> bytes:
+    """Bytes at ``url`` (at most :func:`size_cap`); an HTTP error names the file, a network failure the source."""
+    rel = row.path
     request = urllib.request.Request(url, headers={"User-Agent": "distalign-data-fetch"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
-            data: bytes = response.read()
-            return data
+            return _capped(response.read, row, url)
     except urllib.error.HTTPError as e:
         if e.code == 404:
             raise NotInSource(f"{rel}: not found at {url} (HTTP 404)") from None

@@ -14,6 +14,7 @@ no-steering task, whether its few-shot neighbours come ranked, and an extra resu
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -108,13 +109,15 @@ def from_counts(counts: list[float], where: str) -> Distribution | None:
     True
     """
     values = [_number(c, where) for c in counts]
+    if not math.isfinite(sum(values)):
+        raise DataError(f"{where}: respondent counts too large (their sum is not a finite number)")
     probs = normalized(values)
     return None if probs is None else Distribution(letters(len(values)), tuple(probs))
 
 
 def _number(value: Any, where: str) -> float:
     """A non-negative finite number, or a :class:`DataError` naming where it came from."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
         raise DataError(f"{where}: expected a non-negative number, found {value!r}")
     return float(value)
 

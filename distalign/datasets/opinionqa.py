@@ -15,7 +15,7 @@ Quirks handled here:
 from __future__ import annotations
 
 from distalign.datasets.base import NONE_GROUP, SurveyDataset, from_counts
-from distalign.files import DataError, require
+from distalign.files import DataError, require, safe_component
 from distalign.names import OQA_POOL, OQA_WAVE
 from distalign.types import SurveyItem
 
@@ -61,7 +61,8 @@ class OpinionQA(SurveyDataset):
         for group in GROUPS:
             keys: dict[str, None] = {}
             for rec in self._file(group).values():
-                keys.update(dict.fromkeys(k for k in rec if k not in _META))
+                names = (safe_component(k, "demographic", self._where(group, False)) for k in rec if k not in _META)
+                keys.update(dict.fromkeys(names))
             out[group] = list(keys)
         return out
 

@@ -10,6 +10,7 @@ Secrets never reach the log: every line passes through :func:`distalign.redact.r
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import warnings
@@ -21,12 +22,15 @@ from distalign.redact import redact
 
 
 class RunLog:
-    """Append-only JSONL request log, written in whole lines.
+    """Append-only JSONL request log, written in whole lines; several processes may append to one log.
 
-    Lines are buffered and written by :meth:`flush` in one append of whole lines (the run flushes the log before
-    every result-file write, so each stored record has its log line on disk, and at most every
-    ``flush_every`` lines). A killed process therefore leaves complete lines only; a partial last line left by
-    an older writer is cut off when the log is reopened, so appended lines never run into it.
+    Lines are buffered and written by :meth:`flush` in one ``O_APPEND`` write of whole lines (the run flushes the
+    log before every result-file write, so each stored record has its log line on disk, and at most every
+    ``flush_every`` lines). Each flush holds an exclusive ``flock`` on the log for the duration of the write, so
+    the appends of concurrent runs (a grid split by dataset across processes) never interleave, and a partial
+    last line is repaired only under that lock: it can then only be the remains of a writer that died mid-write
+    (every live writer writes whole lines under the lock), and is cut off so the next line does not run into
+    it. Opening a log changes nothing in it.
 
     Args:
         path: the log file (created with its folder); ``None`` logs nothing.
@@ -40,8 +44,7 @@ class RunLog:
         self._lines: list[str] = []
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            _drop_partial_line(self.path, self._fd)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
 
     def write(self, record: dict[str, Any]) -> None:
         """Buffer one record as a JSON line (secrets masked); write the buffer when it is full."""
@@ -52,20 +55,16 @@ class RunLog:
             self.flush()
 
     def flush(self) -> None:
-        """Append the buffered lines to the file."""
+        """Append the buffered lines to the file, under the log's exclusive lock."""
         if self._fd is None or not self._lines:
             return
         data = "".join(self._lines).encode("utf-8")
-        end = os.lseek(self._fd, 0, os.SEEK_END)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
-            while data:
-                data = data[os.write(self._fd, data) :]
-        except OSError as e:  # a full disk: take back the part written (whole lines only), keep the lines
-            try:
-                os.ftruncate(self._fd, end)
-            except OSError:
-                pass
-            raise OSError(e.errno, e.strerror, str(self.path)) from None
+            end = _drop_partial_line(self._fd)
+            _append(self._fd, data, end, self.path)
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
         self._lines = []
 
     def close(self) -> None:
@@ -78,26 +77,34 @@ class RunLog:
                 self._fd = None
 
 
-def _drop_partial_line(path: Path, fd: int) -> None:
-    """Cut a log that does not end in a newline back to its last complete line."""
+def _append(fd: int, data: bytes, end: int, path: Path | None) -> None:
+    """Write ``data`` at the end of the log; on a failure (a full disk) cut the log back to ``end``, whole lines."""
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    except OSError as e:
+        try:
+            os.ftruncate(fd, end)
+        except OSError:
+            pass
+        raise OSError(e.errno, e.strerror, str(path)) from None
+
+
+def _drop_partial_line(fd: int) -> int:
+    """Cut a log that does not end in a newline back to its last complete line (call under the lock); its size."""
     size = os.fstat(fd).st_size
-    if not size:
-        return
-    with open(path, "rb") as fh:
-        fh.seek(max(0, size - 1))
-        if fh.read(1) == b"\n":
-            return
-        block = 1 << 16
-        end = size
-        while end > 0:
-            start = max(0, end - block)
-            fh.seek(start)
-            cut = fh.read(end - start).rfind(b"\n")
-            if cut >= 0:
-                os.truncate(fd, start + cut + 1)
-                return
-            end = start
-    os.truncate(fd, 0)
+    if not size or os.pread(fd, 1, size - 1) == b"\n":
+        return size
+    block, end = 1 << 16, size
+    while end > 0:
+        start = max(0, end - block)
+        cut = os.pread(fd, end - start, start).rfind(b"\n")
+        if cut >= 0:
+            os.ftruncate(fd, start + cut + 1)
+            return start + cut + 1
+        end = start
+    os.ftruncate(fd, 0)
+    return 0
 
 
 def read_log(path: Path | str) -> Iterator[dict[str, Any]]:

@@ -18,7 +18,7 @@ are skipped and counted; an unreadable file is counted and reported (``strict=Tr
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from distalign.evaluation.base import Context, Semantics
@@ -125,6 +125,6 @@ def _file_rows(semantics: Semantics, key: ResultKey, path: Path, strict: bool) -
         print(f"warning: skipped unreadable result file: {e}", file=sys.stderr)
         tally.add(SKIP, key, "unreadable result file")
         return []
-    if steering == "none":
-        return semantics.task0_rows(key, records)
-    return semantics.file_rows(key, records)
+    rows = semantics.task0_rows(key, records) if steering == "none" else semantics.file_rows(key, records)
+    order = {qid: i for i, qid in enumerate(records)}
+    return [replace(r, positions=tuple(order[q] for q in r.qids)) for r in rows]

@@ -6,12 +6,17 @@ Outputs (all overwritten atomically, never appended; the original columns first 
 extra columns after them; lists as JSON):
 
 * ``eval_disagreement_bootstrapping.csv``: one row per (task, model, dataset, wave, demographic, method);
+* ``eval_positions.csv``: the same rows, in the same order, with ``positions``: where the record behind each
+  value of ``all_tvs`` stands in its result file (0-based), so a per-question view (:mod:`distalign.report`)
+  reads each question's score instead of recomputing it;
 * ``leaderboard_distrib_alignment.csv``: the headline, every model × method found, persona + few-shot
   pooled, every dataset weighted equally (the paper's three: ⅓ each); then the simulated references;
 * ``leaderboard_distrib_alignment_all.csv``: per dataset × task, simulated per dataset, OQA+NYT ("both",
   ½ each) per model × method, and the human rows;
-* ``k2s_gap.csv``: knowledge-to-simulation gap Seq/V − 1 per model;
+* ``k2s_gap.csv``: knowledge-to-simulation gap Seq/V − 1 per model (and Seq-S/V-S where structured results exist);
 * ``eval_skips.csv``: every counted skip and failed check;
+* ``pairwise_differences.csv``: per headline method and pair of models, the difference in mean score with its
+  paired bootstrap interval and whether that excludes 0 (:mod:`distalign.evaluation.pairwise`);
 * ``leaderboard.md``: the headline table (models × methods, mean ± error, K2S), coverage (N, parse-failure
   rate), simulated and human references, and the run's mode, seed and resample count.
 
@@ -37,11 +42,12 @@ from distalign.bootstrap import Estimate, Job, bootstrap_many
 from distalign.datasets import DATASETS
 from distalign.evaluation import Evaluation
 from distalign.evaluation.markdown import markdown
+from distalign.evaluation.pairwise import pairwise
 from distalign.evaluation.pooling import SPECIAL, Line, Scorer
 from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
 from distalign.files import write_text
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
-from distalign.names import ALL_DATASETS, HEADLINE_TASKS, method_label
+from distalign.names import ALL_DATASETS, HEADLINE_TASKS, K2S_PAIRS, method_label
 from distalign.types import TVRow
 
 EVAL_COLUMNS = [
@@ -58,6 +64,7 @@ EVAL_COLUMNS = [
     "n_parse_fail",
     "n_skipped",
 ]
+KEY_COLUMNS = EVAL_COLUMNS[:7]  # what identifies a row of the eval CSV (and of eval_positions.csv)
 LB_COLUMNS = [
     "Model Name",
     "Dataset",
@@ -88,6 +95,8 @@ class Outputs:
     k2s: pd.DataFrame
     skips: pd.DataFrame
     markdown: str
+    pairwise: pd.DataFrame
+    positions: pd.DataFrame
 
 
 K2S_UNDEFINED = "K2S = Seq/V − 1 is defined for lower-is-better metrics only"
@@ -123,6 +132,17 @@ def eval_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
         for r in rows
     ]
     return pd.DataFrame(records, columns=EVAL_COLUMNS)
+
+
+def positions_frame(rows: Iterable[TVRow]) -> pd.DataFrame:
+    """``eval_positions.csv``: the eval CSV's key columns and, per row, the file positions of its scores (JSON)."""
+    records = [[*eval_key(r), json.dumps(list(r.positions))] for r in rows]
+    return pd.DataFrame(records, columns=[*KEY_COLUMNS, "positions"])
+
+
+def eval_key(r: TVRow) -> list[str]:
+    """The key columns of a row."""
+    return [r.task, r.model, r.dataset, r.wave, r.group, r.demographic, r.output_type]
 
 
 def _name(model: str, output_type: str) -> str:
@@ -178,6 +198,8 @@ def everything(sc: Scorer) -> list[Line]:
 def k2s(head: pd.DataFrame, metric: Metric | None = None) -> pd.DataFrame:
     """``k2s_gap.csv``: Seq/V − 1 from the headline means, per model with both scores.
 
+    One row per model and pair of :data:`distalign.names.K2S_PAIRS` with both scores (``Task Type`` names the
+    pair; ``V Mean`` and ``Seq Mean`` hold the pair's means): V/Seq, and V-S/Seq-S where structured results exist.
     The gap is defined on distances (lower is better); for a higher-is-better ``metric`` it is left empty and
     a ``note`` column says why.
     """
@@ -185,10 +207,11 @@ def k2s(head: pd.DataFrame, metric: Metric | None = None) -> pd.DataFrame:
     lines = []
     for model in dict.fromkeys(head.loc[head["model"] != "", "model"]):
         mine = head[head["model"] == model].set_index("output_type")["Alignment Mean"]
-        v, seq = mine.get("express_distribution", np.nan), mine.get("sequence", np.nan)
-        if np.isfinite(v) and np.isfinite(seq):
-            gap = np.nan if undefined or v <= 0 else seq / v - 1  # a perfect V (TV 0) leaves the ratio undefined
-            lines.append([model, ALL_DATASETS, "knowledge_to_sim_gap", gap, v, seq])
+        for task_type, (describe, simulate) in K2S_PAIRS.items():
+            v, seq = mine.get(describe, np.nan), mine.get(simulate, np.nan)
+            if np.isfinite(v) and np.isfinite(seq):
+                gap = np.nan if undefined or v <= 0 else seq / v - 1  # a perfect V (TV 0) leaves the ratio undefined
+                lines.append([model, ALL_DATASETS, task_type, gap, v, seq])
     frame = pd.DataFrame(lines, columns=K2S_COLUMNS)
     return frame.assign(note=K2S_UNDEFINED) if undefined else frame
 
@@ -206,8 +229,9 @@ def build(ev: Evaluation, n_boot: int, many: ManyFn = bootstrap_many) -> Outputs
     gap = k2s(head, get_metric(ev.metric))
     skips = pd.DataFrame(ev.tally.records(), columns=SKIP_COLUMNS)
     md = markdown(ev, n_boot, head, allb, gap)
-    head, allb, gap = (tagged(f, ev.metric) for f in (head, allb, gap))
-    return Outputs(tagged(eval_frame(ev.rows), ev.metric), head, allb, gap, skips, md)
+    head, allb, gap, pairs = (tagged(f, ev.metric) for f in (head, allb, gap, pairwise(ev, n_boot)))
+    frame = tagged(eval_frame(ev.rows), ev.metric)
+    return Outputs(frame, head, allb, gap, skips, md, pairs, positions_frame(ev.rows))
 
 
 def write(out: Outputs, output_dir: Path | str) -> list[Path]:
@@ -219,6 +243,8 @@ def write(out: Outputs, output_dir: Path | str) -> list[Path]:
         "leaderboard_distrib_alignment_all.csv": out.everything,
         "k2s_gap.csv": out.k2s,
         "eval_skips.csv": out.skips,
+        "pairwise_differences.csv": out.pairwise,
+        "eval_positions.csv": out.positions,
     }
     paths = []
     for name, frame in files.items():

@@ -16,7 +16,16 @@ import pandas as pd
 from distalign.datasets import DATASETS
 from distalign.evaluation import Evaluation
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
-from distalign.names import HEADLINE_TASKS, STEERING_LABELS, dataset_label, method_label, model_label, steering_of
+from distalign.names import (
+    HEADLINE_TASKS,
+    K2S_LABELS,
+    K2S_PAIRS,
+    STEERING_LABELS,
+    dataset_label,
+    method_label,
+    model_label,
+    steering_of,
+)
 from distalign.prompts import join_and
 
 REFERENCE_LABELS = {
@@ -78,16 +87,23 @@ def coverage(row: pd.Series) -> str:
     return f"{int(row['N']):,} · {100 * row['parse_fail_rate']:.1f}%"
 
 
+def gap_kinds(gap: pd.DataFrame) -> list[str]:
+    """The K2S columns of the headline: the paper's gap always, the structured pair's where it has a row."""
+    first, *others = K2S_PAIRS
+    return [first, *(k for k in others if (gap["Task Type"] == k).any())]
+
+
 def _grid(head: pd.DataFrame, gap: pd.DataFrame, fmt: str) -> tuple[list[str], list[list[str]]]:
     models = [m for m in dict.fromkeys(head["model"]) if m]
     methods = list(dict.fromkeys(head.loc[head["model"] != "", "output_type"]))
-    gaps = dict(zip(gap["Model Name"], gap["K2S Mean"], strict=True))
-    header = ["Model", *(method_label(o) for o in methods)] + (["K2S"] if fmt == "score" else [])
+    gaps = {(m, k): g for m, k, g in zip(gap["Model Name"], gap["Task Type"], gap["K2S Mean"], strict=True)}
+    kinds = gap_kinds(gap) if fmt == "score" else []
+    header = ["Model", *(method_label(o) for o in methods), *(K2S_LABELS[k] for k in kinds)]
     rows = []
     for m in models:
         mine = head[head["model"] == m].set_index("output_type")
         cells = [cell(mine.loc[o]) if fmt == "score" else coverage(mine.loc[o]) for o in methods]
-        extra = [f"{gaps[m]:.3f}" if np.isfinite(gaps.get(m, np.nan)) else "–"] if fmt == "score" else []
+        extra = [f"{gaps[m, k]:.3f}" if np.isfinite(gaps.get((m, k), np.nan)) else "–" for k in kinds]
         rows.append([model_label(m), *cells, *extra])
     return header, rows
 
@@ -152,6 +168,11 @@ def _metric_text(metric: Metric) -> tuple[str, str, str]:
     return f" · metric **{metric.name}**", caption, notes
 
 
+def _structured_note(gap: pd.DataFrame) -> str:
+    """The sentence defining K2S-S, when the table shows it ("" otherwise: released results keep their text)."""
+    return " K2S-S = Seq-S/V-S − 1 (structured decoding)." if len(gap_kinds(gap)) > 1 else ""
+
+
 def weighting() -> str:
     """How the headline weights the datasets, in words: every registered dataset equally.
 
@@ -175,7 +196,7 @@ def markdown(ev: Evaluation, n_boot: int, head: pd.DataFrame, allb: pd.DataFrame
         "",
         f"{caption}, {tasks} steering pooled, {weighting()}; mean ± half-width of the 95% percentile bootstrap "
         "interval. "
-        f"{notes} `*`: see the note column of the CSV.",
+        f"{notes}{_structured_note(gap)} `*`: see the note column of the CSV.",
         "",
         table(*_grid(head, gap, "score")),
         "",

@@ -6,7 +6,8 @@ Reproduces the released eval CSV and leaderboards from the released generations:
 
 * TV = ½·L1 between the stored ``avg_actual_results`` vector *as is* and the stored ``expected_results``;
   a length mismatch gives NaN, which is dropped; an empty prediction is skipped; an all-zero prediction
-  (the original parsers' silent failure) scores ½·Σp* and is counted as a silent failure;
+  (the original parsers' silent failure) scores ½·Σp* and is counted as a silent failure; a stored value
+  outside [0, 1] (infinities included) is no probability: that record is skipped and counted (TV ≤ 1 always);
 * records written by this package's generation stage (they carry ``parse_ok``) are re-read with the
   original parsers (:func:`~distalign.parsers.paper_verbalize`, :func:`~distalign.parsers.paper_sequence`,
   GlobalValues' float-tolerant verbalize variant and untruncated sequences), so new models are scored the
@@ -40,6 +41,8 @@ from distalign.types import TVRow, letters
 SIM_MODEL, SIM_METHOD = "gpt-3.5-turbo-0125", "sequence"  # the source of the original's simulated rows
 SIM_TASK = {"opinionqa": "task0", "nytimes": "task0", "globalvalues": "task1"}
 PARSED_TYPES = ("express_distribution", "sequence")
+PROB_TOLERANCE = 1e-6  # stored probabilities may miss [0, 1] by rounding, not by more
+OUT_OF_RANGE = "stored value outside [0, 1]: not a probability (skipped)"
 ExpectedFn = Callable[[str, dict[str, Any], list[float], str], "list[float] | None"]
 
 
@@ -134,6 +137,9 @@ class PaperSemantics(Semantics):
             if not pred or exp is None:
                 self.ctx.tally.add(SKIP, key, "empty prediction or no expected vector (skipped as in the original)")
                 continue
+            if out_of_range(pred) or out_of_range(exp):
+                self.ctx.tally.add(SKIP, key, OUT_OF_RANGE)
+                continue
             preds.append(pred)
             exps.append(exp)
             qids.append(qid)
@@ -172,6 +178,15 @@ class PaperSemantics(Semantics):
                 block = [x for x in rows if x.dataset == "nytimes" and (x.model, x.output_type, x.task) == combo]
                 out += [replace(x, wave=w) for w in sorted(set(waves[combo])) for x in block]
         return out
+
+
+def out_of_range(values: list[float]) -> bool:
+    """Whether a stored vector holds a value no probability can take (NaN is left to the original's NaN path).
+
+    >>> out_of_range([0.2, 0.8]), out_of_range([1e300, 0.0]), out_of_range([-0.5, 1.5]), out_of_range([float("nan")])
+    (False, True, True, False)
+    """
+    return any(v < -PROB_TOLERANCE or v > 1 + PROB_TOLERANCE for v in values)
 
 
 def _stored(field: str) -> ExpectedFn:

@@ -1,14 +1,15 @@
 """Expression-method registry: ``--output_type`` name -> method (docs/original.md §3).
 
 >>> sorted(METHODS)
-['express_distribution', 'independent_samples', 'model_logprobs', 'option_likelihood', 'sequence']
+['express_distribution', 'express_distribution_structured', 'independent_samples', 'model_logprobs', \
+'option_likelihood', 'sequence', 'sequence_structured']
 >>> get_method("sequence").output_type
 'sequence'
 >>> get_method("logits")
 Traceback (most recent call last):
 ...
-ValueError: unknown output type 'logits'; valid: express_distribution, independent_samples, model_logprobs, \
-option_likelihood, sequence
+ValueError: unknown output type 'logits'; valid: express_distribution, express_distribution_structured, \
+independent_samples, model_logprobs, option_likelihood, sequence, sequence_structured
 
 ``rescaled_model_logprobs`` is not generated: it is derived from ``model_logprobs`` by temperature scaling.
 """
@@ -20,7 +21,9 @@ from distalign.expression.logprobs import Logprobs
 from distalign.expression.option_likelihood import OptionLikelihood
 from distalign.expression.samples import Samples
 from distalign.expression.sequence import Sequence
+from distalign.expression.sequence_structured import SequenceStructured
 from distalign.expression.verbalize import Verbalize
+from distalign.expression.verbalize_structured import VerbalizeStructured
 
 __all__ = ["METHODS", "ExpressionMethod", "MethodConfig", "get_method"]
 
@@ -32,6 +35,8 @@ METHODS: dict[str, ExpressionMethod] = {
         Verbalize(),
         Samples(),
         OptionLikelihood(),
+        VerbalizeStructured(),
+        SequenceStructured(),
     )
 }
 

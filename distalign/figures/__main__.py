@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from distalign.cli import add_output_dir
+from distalign.cli import SEED, add_output_dir
 from distalign.figures.build import FIGURES, build_all
 from distalign.files import DataError
 
@@ -21,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_output_dir(p, "results/figures", "output folder (default: results/figures)", "--out")
     p.add_argument("--data_dir", default=".", help="data root holding nytimes/ (default: .)")
     p.add_argument("--eval_dir", help="folder of the evaluation CSVs (default: --results_dir)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap error bars")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the bootstrap error bars")
     p.add_argument("--only", nargs="+", choices=list(FIGURES), help="render only these figures")
     args = p.parse_args(argv)
     try:

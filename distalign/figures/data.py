@@ -20,7 +20,7 @@ from distalign.bootstrap import bootstrap
 from distalign.datasets import DATASETS
 from distalign.figures.style import split_model_method
 from distalign.files import DataError, read_json
-from distalign.names import HEADLINE_TASKS, RESCALED, dataset_key, method_label, steering_key
+from distalign.names import HEADLINE_TASKS, K2S_PAIRS, RESCALED, dataset_key, method_label, steering_key
 from distalign.results import ResultKey, read_results, result_path
 
 N_BOOT = 1000
@@ -74,7 +74,9 @@ def leaderboard_table(board: pd.DataFrame) -> pd.DataFrame:
 
 
 def k2s_table(k2s: pd.DataFrame) -> pd.DataFrame:
-    """Model -> K2S gap (Seq/V − 1) from ``k2s_gap.csv``."""
+    """Model -> K2S gap (Seq/V − 1) from ``k2s_gap.csv`` (the paper's pair; the structured pair's rows are left out)."""
+    if "Task Type" in k2s.columns:
+        k2s = k2s[k2s["Task Type"].astype(str) == next(iter(K2S_PAIRS))]
     models = [split_model_method(str(n))[0] for n in _col(k2s, "Model Name", "Model")]
     return pd.DataFrame({"model": models, "k2s": pd.to_numeric(_col(k2s, "K2S Mean", "K2S"), errors="coerce")})
 

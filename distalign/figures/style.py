@@ -30,6 +30,8 @@ OKABE_ITO = {
 METHOD_COLORS = {
     "V": OKABE_ITO["blue"],
     "Seq": OKABE_ITO["orange"],
+    "V-S": "#80B9D8",  # the structured twins: V's and Seq's colours, half-way to white
+    "Seq-S": "#F3CF80",
     "Log-p": OKABE_ITO["vermillion"],
     "TS-Log-p": OKABE_ITO["green"],
     "TS-Log-p CV": OKABE_ITO["sky"],
@@ -39,6 +41,8 @@ METHOD_COLORS = {
 METHOD_MARKERS = {
     "V": "o",
     "Seq": "s",
+    "V-S": "h",
+    "Seq-S": "p",
     "Log-p": "D",
     "TS-Log-p": "^",
     "TS-Log-p CV": "<",

@@ -53,6 +53,7 @@ class RunConfig:
         flush_every: rewrite a result file after this many new records.
         flush_seconds: ... or when its last write is this old.
         progress: show a progress bar.
+        overwrite: replace stored records made with other settings (else the run refuses them).
     """
 
     datasets: tuple[str, ...]
@@ -82,6 +83,7 @@ class RunConfig:
     flush_every: int = 100
     flush_seconds: float = 5.0
     progress: bool = True
+    overwrite: bool = False
 
 
 @dataclass(frozen=True)

@@ -54,11 +54,12 @@ def dry_run(cfg: RunConfig, plugins: Plugins | None = None) -> list[dict[str, An
 
 def format_dry_run(rows: list[dict[str, Any]]) -> str:
     """The dry-run table and its total line."""
-    lines = [f"{'model':<34} {'output_type':<22} {'requests':>9} {'input tok':>11} {'output tok':>11}  cost"]
+    w = max([22, *(len(r["output_type"]) for r in rows)])  # express_distribution_structured is 31 wide
+    lines = [f"{'model':<34} {'output_type':<{w}} {'requests':>9} {'input tok':>11} {'output tok':>11}  cost"]
     for r in rows:
         cost_text = f"n/a: {r['n/a']}" if r["n/a"] and not r["requests"] else format_cost(r["cost"])
         lines.append(
-            f"{r['model']:<34} {r['output_type']:<22} {r['requests']:>9,} {r['input_tokens']:>11,} "
+            f"{r['model']:<34} {r['output_type']:<{w}} {r['requests']:>9,} {r['input_tokens']:>11,} "
             f"{r['output_tokens']:>11,}  {cost_text}"
         )
     costs = [r["cost"] for r in rows if r["requests"]]

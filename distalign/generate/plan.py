@@ -16,7 +16,7 @@ from typing import Any
 
 from distalign.datasets import NONE_GROUP, SurveyDataset, load_dataset
 from distalign.expression.base import ExpressionMethod, MethodConfig
-from distalign.files import DataError
+from distalign.files import DataError, safe_component
 from distalign.generate.config import Plugins, RunConfig
 from distalign.names import model_dir, task_dir
 from distalign.results import ResultKey
@@ -50,6 +50,9 @@ def evaluated(ds: SurveyDataset, groups: tuple[str, ...] | None, all_dems: bool 
         else:
             valid = ", ".join([*known, *(d for _, d in defaults)])
             raise ValueError(f"unknown demographic group {group!r} for {ds.name}; valid: {valid}")
+    for group, dem in out:  # names read from data files become folder and file names
+        safe_component(group, "group", f"{ds.name} data under {ds.root}")
+        safe_component(dem, "demographic", f"{ds.name} data under {ds.root}")
     return list(out)
 
 

@@ -9,12 +9,14 @@ its file is done (resume). :func:`log_record` is the JSONL line of one request (
 
 from __future__ import annotations
 
+import glob
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from distalign.engine import Outcome
+from distalign.engine.locks import FileLock
 from distalign.expression.base import ExpressionMethod
 from distalign.generate.plan import Unit
 from distalign.results import make_record, read_results, write_results
@@ -28,16 +30,23 @@ def record_of(
     assert unit.item is not None
     rec = make_record(parsed, unit.item.letters, expected)
     rec.update(method.record_extra(unit.item, completions))
+    if unit.requests and unit.requests[0].constraint is not None:  # structured methods: the form enforced
+        rec["constraint"] = unit.requests[0].constraint.kind
     rec["options"] = list(unit.item.options)
     return rec
 
 
 class ResultFile:
-    """The records of one cell, rewritten atomically in dataset question order.
+    """The records of one cell, rewritten atomically in dataset question order, by the run that owns the cell.
 
     A rewrite costs the whole file, so the number of new records that triggers one grows with the file
     (``flush_every``, or a quarter of the records already stored, whichever is more): a cell of N questions is
     written O(N) times in total, not O(N²/flush_every). The time limit still saves slow runs every few seconds.
+
+    A run writes a cell only while it holds the cell's lock (:meth:`own`, a
+    :class:`~distalign.engine.locks.FileLock` on ``.<name>.lock`` beside the file): it reads the records after
+    taking the lock, so a rewrite keeps every record another run stored before, and it removes temporary files
+    of killed writers only then (no live writer can own them). :meth:`load` reads without the lock (dry runs).
 
     Args:
         path: the result file (existing records are kept: resume).
@@ -48,15 +57,38 @@ class ResultFile:
 
     def __init__(self, path: Path, order: list[str], flush_every: int = 100, flush_seconds: float = 5.0) -> None:
         self.path = path
-        self.records: dict[str, dict[str, Any]] = read_results(path) if path.exists() else {}
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a write that was killed
-            stale.unlink(missing_ok=True)
+        self.records: dict[str, dict[str, Any]] = {}
+        self.lock = FileLock(path.with_name(f".{path.name}.lock"))
         self.order = order
         self.flush_every, self.flush_seconds = flush_every, flush_seconds
         self.pending = 0  # units still to finish
         self.before_flush: Callable[[], None] | None = None  # e.g. the request log's flush: logged before stored
         self._dirty = 0
         self._written = time.monotonic()
+
+    def load(self) -> ResultFile:
+        """Read the stored records (none when the file does not exist)."""
+        self.records = read_results(self.path) if self.path.exists() or self.path.is_symlink() else {}
+        return self
+
+    def own(self) -> bool:
+        """Take the cell's lock if no other run holds it; then clear dead writers' temporary files and read."""
+        if not self.lock.acquire():
+            return False
+        try:
+            for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.tmp"):  # left by a killed write
+                stale.unlink(missing_ok=True)
+            self.load()
+        except BaseException:
+            self.lock.release()
+            raise
+        return True
+
+    def drop(self, qids: Iterable[str]) -> None:
+        """Forget these records (``--overwrite``: made with other settings); the next flush rewrites the file."""
+        for qid in qids:
+            self.records.pop(qid, None)
+            self._dirty += 1
 
     def done(self, qid: str) -> bool:
         """Whether ``qid`` already has a record."""
@@ -71,8 +103,11 @@ class ResultFile:
             self.flush()
 
     def flush(self) -> None:
-        """Rewrite the file (question order; unknown keys of an older file keep their order after them)."""
-        if not self._dirty:
+        """Rewrite the file (question order; unknown keys of an older file keep their order after them).
+
+        Only the owner writes: without the lock (a dry run, a cell another run holds) nothing is written.
+        """
+        if not self._dirty or not self.lock.held:
             return
         if self.before_flush is not None:
             self.before_flush()
@@ -83,9 +118,12 @@ class ResultFile:
         self._written = time.monotonic()
 
     def close(self) -> None:
-        """Write the finished cell and release its records (a run holds only the cells in progress)."""
-        self.flush()
-        self.records = {}
+        """Write the finished cell, release its records (a run holds only the cells in progress) and its lock."""
+        try:
+            self.flush()
+        finally:
+            self.records = {}
+            self.lock.release()
 
 
 def log_record(

@@ -24,14 +24,17 @@ from distalign.engine import Executor, Outcome, RetryPolicy
 from distalign.engine.batch import run_batches
 from distalign.engine.cache import Cache, open_cache
 from distalign.engine.runlog import RunLog
+from distalign.generate import settings
 from distalign.generate.config import Plugins, RunConfig, default_plugins, validate
-from distalign.generate.plan import Unit, load_datasets
+from distalign.generate.plan import Cell, Unit, load_datasets
 from distalign.generate.records import ResultFile, log_record, record_of
 from distalign.generate.report import ModelReport
 from distalign.generate.work import Work, plan_model
 from distalign.names import model_dir
 from distalign.redact import redact
 from distalign.types import Capabilities
+
+WAIT_S = 0.2  # how often a run waiting for another run's result files looks again
 
 
 def attempt_timeout(caps: Capabilities, timeout: float) -> float | None:
@@ -70,8 +73,7 @@ class ModelRun:
         self._bar: tqdm | None = None
 
     async def run(self) -> None:
-        """Process every pending unit with ``concurrency`` workers; flush every file at the end."""
-        units = self.work.units()
+        """Process every pending unit with ``concurrency`` workers, then the cells another run held; close all."""
         self._bar = tqdm(
             total=self.work.total,
             desc=self.model,
@@ -81,12 +83,30 @@ class ModelRun:
             dynamic_ncols=True,
         )
         try:
-            workers = [self._worker(units) for _ in range(self.cfg.concurrency)]
-            await asyncio.gather(*workers)
+            await self._run_cells(self.work.cells)
+            await self._run_waiting()
         finally:
             self._bar.close()
-            for rf in self.work.files.values():
-                rf.flush()
+            self.work.close()
+
+    async def _run_cells(self, cells: list[tuple[Cell, list[str]]]) -> None:
+        units = self.work.units(cells)
+        await asyncio.gather(*(self._worker(units) for _ in range(self.cfg.concurrency)))
+
+    async def _run_waiting(self) -> None:
+        """Wait for the cells another run holds (it owns none meanwhile, so no two runs wait on each other)."""
+        announced = False
+        while self.work.waiting:
+            claimed = self.work.claim_waiting()
+            if claimed:
+                assert self._bar is not None
+                self._bar.total = (self._bar.total or 0) + sum(len(qids) for _, qids in claimed)
+                await self._run_cells(claimed)
+                continue
+            if not announced:
+                print(redact(self.work.waiting_line()), file=sys.stderr, flush=True)
+                announced = True
+            await asyncio.sleep(WAIT_S)
 
     async def _worker(self, units: Iterator[Unit]) -> None:
         for unit in units:
@@ -118,6 +138,7 @@ class ModelRun:
             prep = self.work.preparers[(unit.cell.key.dataset, unit.cell.key.output_type)]
             parsed = prep.method.parse(unit.item, completions)
             record = record_of(unit, prep.method, parsed, completions, prep.expected(unit.cell, unit.item))
+            record[settings.FIELD] = settings.settings_of(self.model, unit.cell.key.output_type, unit.requests)
         else:
             self.report.unit_failures += 1
             self.report.errors.update(o.error for o in outcomes if not o.ok)
@@ -148,13 +169,24 @@ async def run_model(
     caps = plugins.caps(model, cfg.backend_options)
     report = ModelReport(model, priced=caps.priced)
     work = plan_model(model, caps, cfg, plugins, datasets, report, write_markers=True)
-    if not work.total:
-        return report
+    try:
+        if work.total or work.waiting:
+            await _run_work(model, cfg, plugins, work, report, cache)
+    finally:
+        work.close()
+    return report
+
+
+async def _run_work(
+    model: str, cfg: RunConfig, plugins: Plugins, work: Work, report: ModelReport, cache: Cache
+) -> None:
+    """Start the backend and run the planned work (a backend that cannot start is reported, not raised)."""
     try:
         backend = plugins.get_backend(model, cfg.backend_options)
-    except BackendError as e:  # a missing key or package: report it, run the other models
+        await backend.ready()
+    except BackendError as e:  # a missing key or package, nothing listening: report it, run the other models
         report.error = redact(str(e))
-        return report
+        return
     log = RunLog((cfg.log_dir or cfg.results_dir / "logs") / f"{model_dir(model)}.jsonl")
     try:
         run = ModelRun(model, backend, cache, cfg, work, report, log)
@@ -166,7 +198,6 @@ async def run_model(
             log.close()
         finally:
             await backend.aclose()
-    return report
 
 
 def run(cfg: RunConfig, plugins: Plugins | None = None) -> list[ModelReport]:
