@@ -65,7 +65,7 @@ def test_openai_rule_table(model: str, logprobs: bool, temperature: bool, json_o
 
 def test_compatible_server_capabilities_come_from_options() -> None:
     opts = BackendOptions(
-        base_url="http://user:pw@localhost:8000/v1/", logprobs=False, extra=(("seed", "false"), ("batch_api", "true"))
+        base_url="http://localhost:8000/v1/", logprobs=False, extra=(("seed", "false"), ("batch_api", "true"))
     )
     b = get_backend("openai/meta-llama/Llama-3.1-8B-Instruct", opts)
     assert not b.capabilities.logprobs and not b.capabilities.seed and b.capabilities.batch_api
