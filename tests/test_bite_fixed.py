@@ -51,21 +51,8 @@ def ev(tmp_path: Path) -> Evaluation:
     data, results = tmp / "data", tmp / "results"
     write_tiny_oqa(data)
     argv = ["--no_progress", "--models", "fake/oracle", "--dataset", "opinionqa", "--task", "0", "1", "--limit", "4"]
-    assert (
-        lm_steering.main(
-            [
-                *argv,
-                "--output_type",
-                "model_logprobs",
-                "--data_dir",
-                str(data),
-                "--output_dir",
-                str(results),
-                "--no_cache",
-            ]
-        )
-        == 0
-    )
+    argv += ["--output_type", "model_logprobs", "--data_dir", str(data), "--output_dir", str(results), "--no_cache"]
+    assert lm_steering.main(argv) == 0
 
     def democrat(recs: dict) -> dict:
         recs["Q1_W1"].update(parse_ok=False, parse_error="garbled")

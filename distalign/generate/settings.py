@@ -6,8 +6,8 @@ seed, max_tokens, the number of samples, and ``prompt_sha256`` (the first 16 hex
 first request's messages, which covers the template, the steering and the wording).
 
 Before a run counts a stored record as done, :func:`check` compares the record's settings with those of the
-requests this run would send for the cell (every field; the prompt digest on the cell's first stored question,
-whose prompt is rebuilt). A mismatch, or a record without settings, is never reused: the run stops with a message
+requests this run would send for its question (every field; the prompt digest on the cell's first stored
+question). A mismatch, or a record without settings, is never reused: the run stops with a message
 naming the file and the difference, and the flags to overwrite (``--overwrite``) or to write beside
 (``--output_dir``). With ``--overwrite`` the mismatching records are dropped and generated again.
 """
@@ -87,15 +87,16 @@ def check(rf: ResultFile, expected_of: Callable[[str], dict[str, Any] | None], o
     Raises:
         SettingsMismatch: a record's settings differ and ``overwrite`` is off.
     """
-    known, first, expected = set(rf.order), "", None
-    for qid in (q for q in rf.records if q in known):
-        first, expected = qid, expected_of(qid)
-        if expected is not None:
-            break
-    if expected is None:
-        return
-    mine = ((q, r) for q, r in rf.records.items() if q in known)  # other keys are kept as they are, never reused
-    bad = {q: d for q, r in mine if (d := differences(r.get(FIELD), expected, q == first))}
+    known = set(rf.order)
+    bad: dict[str, list[str]] = {}
+    first = True  # the prompt digest is compared on the first question this run can prompt
+    for qid in [q for q in rf.records if q in known]:  # other keys are kept as they are, never reused
+        expected = expected_of(qid)  # per question: a structured method's budget follows its options
+        if expected is None:
+            continue
+        if diff := differences(rf.records[qid].get(FIELD), expected, first):
+            bad[qid] = diff
+        first = False
     if not bad:
         return
     if overwrite:
