@@ -12,7 +12,8 @@
 #                   question explorer, run health); prints leaderboard.md and ends with the report's path
 #
 # Every stage is resumable: Ctrl-C at any point loses nothing (writes are atomic, generations are cached
-# and skipped when done); run the job again to continue. A second run reuses the cache.
+# and skipped when done); run the job again to continue. A second run reuses the cache and skips stages 4-7
+# when nothing they read has changed.
 #
 # Knobs (environment variables):
 #   MODELS                 space-separated models to generate for (default: the built-in local model,
@@ -104,20 +105,40 @@ else
   fi
 fi
 
+# Stages 4-7 derive everything from the results folder, the data and the code: when none of them, the settings
+# or the derived files changed since the last complete run (a stamp: python -m distalign.stages), they are skipped.
+settings="$MODE $SEED $N_BOOTSTRAP"
+stamp=(--results_dir "$RESULTS_DIR" --data_dir . --settings "$settings")
+fresh=0
+$py -m distalign.stages fresh "${stamp[@]}" && fresh=1
+unchanged() { echo "up to date: results, data, code and settings unchanged since the last complete run"; }
+
 stage 4/7 "calibrate: temperature scaling (paper fit -> rescaled_model_logprobs, cross-fitted -> _cv)"
-# paper mode keeps the released rescaled files (it reproduces them) and fills in new models only
-$py temperature_scaling.py --results_dir "$RESULTS_DIR" --data_dir . --mode paper --seed "$SEED"
-$py temperature_scaling.py --results_dir "$RESULTS_DIR" --data_dir . --mode fixed --seed "$SEED"
+if [ "$fresh" = 1 ]; then unchanged; else
+  # paper mode keeps the released rescaled files (it reproduces them) and fills in new models only
+  $py temperature_scaling.py --results_dir "$RESULTS_DIR" --data_dir . --mode paper --seed "$SEED"
+  $py temperature_scaling.py --results_dir "$RESULTS_DIR" --data_dir . --mode fixed --seed "$SEED"
+fi
 
 stage 5/7 "evaluate: leaderboards ($MODE mode)"
-$py lm_steering_eval.py --results_dir "$RESULTS_DIR" --data_dir . --output_dir "$RESULTS_DIR" \
-  --mode "$MODE" --seed "$SEED" --n_bootstrap "$N_BOOTSTRAP" --quiet
+if [ "$fresh" = 1 ]; then unchanged; else
+  $py lm_steering_eval.py --results_dir "$RESULTS_DIR" --data_dir . --output_dir "$RESULTS_DIR" \
+    --mode "$MODE" --seed "$SEED" --n_bootstrap "$N_BOOTSTRAP" --quiet
+fi
 
 stage 6/7 "figures"
-$py -m distalign.figures --results_dir "$RESULTS_DIR" --output_dir "$RESULTS_DIR/figures"
+if [ "$fresh" = 1 ]; then unchanged; else
+  $py -m distalign.figures --results_dir "$RESULTS_DIR" --output_dir "$RESULTS_DIR/figures"
+fi
 
 stage 7/7 "report: $RESULTS_DIR/report/index.html"
-report="$($py -m distalign.report --results_dir "$RESULTS_DIR" --data_dir .)"
+if [ "$fresh" = 1 ]; then
+  unchanged
+  report="$(cd "$RESULTS_DIR/report" && pwd)/index.html"
+else
+  report="$($py -m distalign.report --results_dir "$RESULTS_DIR" --data_dir .)"
+  $py -m distalign.stages record "${stamp[@]}"
+fi
 cat "$RESULTS_DIR/leaderboard.md"
 printf '\nDone in %ds. Figures: %s/figures/\n' $((SECONDS - started)) "$RESULTS_DIR"
 printf 'Report (open in a browser, no server needed): %s\n' "$report"

@@ -21,12 +21,13 @@ if [ "$1" = lm_steering.py ]; then
   echo "  2 x BackendError: HTTP 401: invalid key"
   exit "${GEN_STATUS:-0}"
 fi
+[ "$1 $2 $3" = "-m distalign.stages fresh" ] && exit "${FRESH:-1}"
 [ "$1" = lm_steering_eval.py ] && mkdir -p results && echo "| board |" > results/leaderboard.md
 exit 0
 """
 
 
-def job(tmp_path: Path, status: int) -> subprocess.CompletedProcess[str]:
+def job(tmp_path: Path, status: int, fresh: bool = False) -> subprocess.CompletedProcess[str]:
     shutil.copy(REPO / "job.sh", tmp_path / "job.sh")
     (tmp_path / "scripts").mkdir(exist_ok=True)
     (tmp_path / "scripts/setup_env.sh").write_text("exit 0\n")
@@ -34,6 +35,7 @@ def job(tmp_path: Path, status: int) -> subprocess.CompletedProcess[str]:
     (tmp_path / ".venv/bin/python").write_text(PYTHON)
     (tmp_path / ".venv/bin/python").chmod(0o755)
     env = {"PATH": "/usr/bin:/bin", "GEN_STATUS": str(status), "MODELS": "fake/oracle", "DISTALIGN_DATA_SOURCE": "x"}
+    env["FRESH"] = "0" if fresh else "1"
     return subprocess.run(["bash", "job.sh"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
 
 
@@ -52,3 +54,14 @@ def test_a_clean_generation_runs_every_stage(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     calls = (tmp_path / "calls.txt").read_text()
     assert "temperature_scaling.py" in calls and "lm_steering_eval.py" in calls and "figures" in calls
+
+
+def test_an_up_to_date_run_skips_the_derived_stages(tmp_path: Path) -> None:
+    (tmp_path / "results/report").mkdir(parents=True)
+    (tmp_path / "results/leaderboard.md").write_text("| board |\n")
+    done = job(tmp_path, 0, fresh=True)
+    assert done.returncode == 0, done.stderr
+    calls = (tmp_path / "calls.txt").read_text()
+    assert not any(stage in calls for stage in ("temperature_scaling.py", "lm_steering_eval.py", "distalign.report"))
+    assert done.stdout.count("up to date:") == 4 and "| board |" in done.stdout
+    assert done.stdout.rstrip().endswith(str(tmp_path / "results/report/index.html"))
