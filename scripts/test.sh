@@ -21,7 +21,7 @@ if [ "${1:-}" = "--fast" ]; then
   exec "$py" -m pytest -m "not slow and not data" "$@"
 fi
 
-bash scripts/setup_env.sh
+bash scripts/setup_env.sh --dev
 # The real-server tests (tests/test_llama_server.py) run llama.cpp's OpenAI-compatible server, built once per
 # machine outside the repository (scripts/llama_server.sh: about 8 minutes the first time, under a second after).
 # The build runs in the background while the data are fetched, the linters run and the other tests start; the
