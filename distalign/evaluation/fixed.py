@@ -21,6 +21,7 @@ What differs from paper mode (each item is one row of the errata table):
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from distalign.bootstrap import child_rng
@@ -33,6 +34,13 @@ from distalign.metrics import align_by_text, normalized
 from distalign.parsers import parse_sequence, parse_verbalized
 from distalign.results import ResultKey
 from distalign.types import Parsed, SurveyItem, TVRow, letters
+
+
+@lru_cache(maxsize=1 << 16)
+def _parse(output_type: str, text: str, k: int) -> Parsed:
+    """The tolerant parser's reading of ``text`` (the parsers are pure; a quarter of the released replies repeat)."""
+    parse = parse_verbalized if output_type == "express_distribution" else parse_sequence
+    return parse(text, letters(k))
 
 
 class _Cells:
@@ -53,7 +61,6 @@ class FixedSemantics(Semantics):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._datasets: list[str] = []
-        self._parsed: dict[tuple[str, str, int], Parsed] = {}  # the parsers are pure: a reply repeated is read once
 
     # --- predictions ------------------------------------------------------------------------------------
     def prediction(self, key: ResultKey, rec: dict[str, Any], k: int, loc: str) -> tuple[list[float] | None, str]:
@@ -61,19 +68,11 @@ class FixedSemantics(Semantics):
         if is_own(rec) and not rec.get("parse_ok"):
             return None, str(rec.get("parse_error") or "parse_ok is false")
         if not is_own(rec) and key.output_type in ("express_distribution", "sequence"):
-            parsed = self._parse(key.output_type, response_text(rec), k)
+            parsed = _parse(key.output_type, response_text(rec), k)
             return (list(parsed.dist.probs), "") if parsed.dist is not None else (None, parsed.reason)
         stored = vector(rec, "avg_actual_results", loc)
         dist = normalized(stored) if stored else None
         return (dist, "") if dist is not None else (None, "stored vector is empty, all zero or not finite")
-
-    def _parse(self, output_type: str, text: str, k: int) -> Parsed:
-        """The tolerant parser's reading of ``text`` (memoized: a quarter of the released replies repeat)."""
-        memo = (output_type, text, k)
-        if memo not in self._parsed:
-            parse = parse_verbalized if output_type == "express_distribution" else parse_sequence
-            self._parsed[memo] = parse(text, letters(k))
-        return self._parsed[memo]
 
     # --- rows -------------------------------------------------------------------------------------------
     def file_rows(self, key: ResultKey, records: Records) -> list[TVRow]:
