@@ -19,7 +19,7 @@ import time
 
 from distalign.bootstrap import N_RESAMPLES
 from distalign.cli import POSITIVE, SEED
-from distalign.evaluation import MODES, evaluate
+from distalign.evaluation import MODES, evaluate, gc_paused
 from distalign.evaluation.leaderboards import build, write
 from distalign.files import DataError
 from distalign.metrics import DEFAULT_METRIC, METRICS
@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     if not any(r.model not in ("simulated", "human") for r in ev.rows):
         print(f"error: no result files found under {args.results_dir}", file=sys.stderr)
         return 2
-    out = build(ev, args.n_bootstrap)
+    with gc_paused():
+        out = build(ev, args.n_bootstrap)
     try:
         paths = write(out, args.output_dir)
     except OSError as e:  # files are written atomically: none is left half-written

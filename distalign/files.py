@@ -9,6 +9,10 @@ process id (``.<name>.<pid>.<random>.tmp``), so a cleaner can tell whose they ar
 
 Names read from data or result files that become path components (demographics, groups, datasets, models)
 pass :func:`safe_component` first: no separator, no ``..``, nothing absolute.
+
+Callers that only score numbers (the evaluation) read JSON with orjson (~2.5x the standard parser on the
+released result files; it differs only in reading integers beyond 64 bits as floats); files it rejects
+(``NaN`` literals, a byte order mark, malformed text) go through :mod:`json`, whose errors name line and column.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 
 class DataError(ValueError):
@@ -108,10 +114,18 @@ def write_json(path: Path | str, obj: Any, indent: int | None = None) -> None:
     write_text(path, text + "\n")
 
 
-def read_json(path: Path | str) -> Any:
-    """Read a JSON file; a missing or malformed file raises :class:`DataError` naming it."""
+def read_json(path: Path | str, big_ints_as_floats: bool = False) -> Any:
+    """Read a JSON file; a missing or malformed file raises :class:`DataError` naming it.
+
+    ``big_ints_as_floats``: use orjson (faster), which reads an integer beyond 64 bits as the nearest float.
+    """
     path = Path(path)
     try:
+        if big_ints_as_floats:
+            try:
+                return orjson.loads(path.read_bytes())
+            except orjson.JSONDecodeError:
+                pass  # the standard parser decides, and words the error
         with open(path, encoding="utf-8") as fh:
             return json.load(fh)
     except FileNotFoundError:

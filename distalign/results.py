@@ -108,9 +108,13 @@ def scan_na(root: Path | str) -> Iterator[tuple[str, str, str, str]]:
         yield dataset, output_type, model, str(read_json(path).get("reason", ""))
 
 
-def read_results(path: Path | str) -> dict[str, dict[str, Any]]:
-    """Read one result file; malformed content raises :class:`DataError` naming the file and key."""
-    data = read_json(path)
+def read_results(path: Path | str, for_scoring: bool = False) -> dict[str, dict[str, Any]]:
+    """Read one result file; malformed content raises :class:`DataError` naming the file and key.
+
+    ``for_scoring``: the faster reader of :func:`~distalign.files.read_json` (integers beyond 64 bits become floats,
+    which scoring does anyway); never for records that will be written back.
+    """
+    data = read_json(path, big_ints_as_floats=for_scoring)
     if not isinstance(data, dict):
         raise DataError(f"{path}: expected an object of question records, found {type(data).__name__}")
     for qid, rec in data.items():

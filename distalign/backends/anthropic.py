@@ -26,10 +26,8 @@ import json
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
-
-import anthropic
-from anthropic.types import Message as AnthropicMessage
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, cast
 
 from distalign.backends._http import (
     CAPABILITY_FIELDS,
@@ -44,6 +42,10 @@ from distalign.backends._structured import anthropic_form, anthropic_params
 from distalign.backends.base import Backend, BackendError, BackendOptions
 from distalign.redact import checked_base_url
 from distalign.types import Capabilities, Completion, Request
+
+if TYPE_CHECKING:  # the SDK is imported on first use (:func:`_sdk`): capability look-ups and evaluation never load it
+    import anthropic
+    from anthropic.types import Message as AnthropicMessage
 
 LEGACY_API_VERSION = "2023-06-01"  # the last API version that accepts sampling parameters
 DEFAULT_TEMPERATURE = 1.0
@@ -116,7 +118,7 @@ class AnthropicBackend(Backend):
         if self._client is None or self._loop is not loop:  # an SDK client is bound to its event loop
             self._loop = loop
             key = self._api_key()
-            self._client = anthropic.AsyncAnthropic(
+            self._client = _sdk().AsyncAnthropic(
                 api_key=key, base_url=self.base_url, timeout=self.options.timeout, max_retries=0
             )
         return self._client
@@ -137,7 +139,7 @@ class AnthropicBackend(Backend):
         if system:
             params["system"] = system
         if request.constraint is not None:  # structured outputs (distalign.backends._structured)
-            params.update(anthropic_params(request.constraint, self.structured, self.name, anthropic.transform_schema))
+            params.update(anthropic_params(request.constraint, self.structured, self.name, _sdk().transform_schema))
         stops = [s for s in request.stop if s.strip()]
         if stops:
             params["stop_sequences"] = stops
@@ -175,8 +177,8 @@ class AnthropicBackend(Backend):
         try:
             message = await self.client.messages.create(**params, extra_headers=headers or None)
         except Exception as exc:  # noqa: BLE001 - every SDK error is classified, nothing is swallowed
-            raise classify(exc, anthropic, self.name, self._secrets()) from None
-        if not isinstance(message, AnthropicMessage):
+            raise classify(exc, _sdk(), self.name, self._secrets()) from None
+        if not isinstance(message, _sdk().types.Message):
             raise BackendError(f"{self.name}: unexpected response type {type(message).__name__}")
         return self.completion(message, request, time.perf_counter() - start)
 
@@ -198,7 +200,7 @@ class AnthropicBackend(Backend):
         try:
             return await coro
         except Exception as exc:  # noqa: BLE001 - classified
-            raise classify(exc, anthropic, self.name, self._secrets()) from None
+            raise classify(exc, _sdk(), self.name, self._secrets()) from None
 
     async def submit_batch(self, requests: Sequence[Request], custom_ids: Sequence[str]) -> str:
         """Create a Message Batch; returns its id."""
@@ -224,8 +226,15 @@ class AnthropicBackend(Backend):
                     detail = getattr(getattr(result, "error", None), "error", None)
                     out[item.custom_id] = f"batch item {result.type}: {getattr(detail, 'message', detail)}"
         except Exception as exc:  # noqa: BLE001 - classified
-            raise classify(exc, anthropic, self.name, self._secrets()) from None
+            raise classify(exc, _sdk(), self.name, self._secrets()) from None
         return out
+
+
+def _sdk() -> ModuleType:
+    """The ``anthropic`` SDK module, imported on first use (~2 s of imports that a capability look-up never needs)."""
+    import anthropic
+
+    return anthropic
 
 
 def capabilities(model: str, options: BackendOptions) -> Capabilities:

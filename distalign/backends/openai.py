@@ -23,11 +23,8 @@ import os
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
-
-import openai
-from openai.types.chat import ChatCompletion
 
 from distalign.backends._http import (
     CAPABILITY_FIELDS,
@@ -41,9 +38,13 @@ from distalign.backends._http import (
 )
 from distalign.backends._structured import REGEX_FIELDS, openai_constraints, openai_fields
 from distalign.backends.base import Backend, BackendError, BackendOptions, TransientError
-from distalign.backends.openai_batch import OpenAIBatch
+from distalign.backends.openai_batch import OpenAIBatch, openai_sdk
 from distalign.redact import checked_base_url
 from distalign.types import Capabilities, Completion, Request
+
+if TYPE_CHECKING:  # the SDK is imported on first use (:func:`openai_sdk`): capability look-ups never load it
+    import openai
+    from openai.types.chat import ChatCompletion
 
 OPENAI_HOST = "api.openai.com"
 MAX_STOP = 4  # the API accepts at most four stop sequences; the rest are applied client-side
@@ -179,7 +180,7 @@ class OpenAIBackend(OpenAIBatch, Backend):
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:  # an SDK client is bound to its event loop
             self._loop = loop
-            self._client = openai.AsyncOpenAI(
+            self._client = openai_sdk().AsyncOpenAI(
                 api_key=self._api_key(), base_url=self._raw_url, timeout=self.options.timeout, max_retries=0
             )
         return self._client
@@ -263,8 +264,8 @@ class OpenAIBackend(OpenAIBatch, Backend):
         try:
             response = await self.client.chat.completions.create(**body, extra_body=extension or None)
         except Exception as exc:  # noqa: BLE001 - every SDK error is classified, nothing is swallowed
-            raise classify(exc, openai, self.label, [self._api_key_or_empty()]) from None
-        if not isinstance(response, ChatCompletion):
+            raise classify(exc, openai_sdk(), self.label, [self._api_key_or_empty()]) from None
+        if not isinstance(response, openai_sdk().types.chat.ChatCompletion):
             raise TransientError(f"{self.label}: malformed response body")
         return self.completion(response, request, time.perf_counter() - start)
 

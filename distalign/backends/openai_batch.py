@@ -10,14 +10,25 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
-
-import openai
-from openai.types.chat import ChatCompletion
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
 
 from distalign.backends._http import classify
 from distalign.backends.base import BackendError
 from distalign.types import Completion, Request
+
+if TYPE_CHECKING:  # the SDK is imported on first use (:func:`openai_sdk`): capability look-ups never load it
+    import openai
+    from openai.types.chat import ChatCompletion
+
+
+def openai_sdk() -> ModuleType:
+    """The ``openai`` SDK module, imported on first use (~1 s of imports that a capability look-up never needs)."""
+    import openai
+    import openai.types.chat
+
+    return openai
+
 
 CHAT_ENDPOINT: Final = "/v1/chat/completions"
 BATCH_MAX_REQUESTS = 50_000
@@ -60,7 +71,7 @@ class OpenAIBatch(ABC):
         try:
             return await coro
         except Exception as exc:  # noqa: BLE001 - classified
-            raise classify(exc, openai, self.label, [self._api_key_or_empty()]) from None
+            raise classify(exc, openai_sdk(), self.label, [self._api_key_or_empty()]) from None
 
     async def submit_batch(self, requests: Sequence[Request], custom_ids: Sequence[str]) -> str:
         """Upload the requests as a JSONL file and start a 24 h batch; returns the batch id."""
@@ -101,7 +112,7 @@ class OpenAIBatch(ABC):
             why = error or (response.get("body") or {}).get("error") or f"status {response.get('status_code')}"
             return {custom_id: f"batch item failed: {why}"}
         try:
-            parsed = ChatCompletion.model_validate(response["body"])
+            parsed = openai_sdk().types.chat.ChatCompletion.model_validate(response["body"])
             return {custom_id: self.completion(parsed, requests[custom_id], 0.0)}
         except (BackendError, ValueError, KeyError) as exc:
             return {custom_id: f"batch item unreadable: {exc}"}

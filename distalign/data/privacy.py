@@ -8,9 +8,10 @@ Applies to the human-study files of the release, whatever the source (mirror or 
   has every annotator ID replaced by a stable pseudonym (:func:`pseudonym`), the same for one annotator
   across books and groups, so per-annotator analyses still work.
 
-:func:`transform` is what the fetch applies before writing; :func:`read_annotation_csv` and
-:func:`read_annotation_json` are the loaders other modules must use, and they strip again, so a file that
-somehow still holds identifying data on disk is never loaded with it. Tested in ``tests/test_privacy.py``.
+:func:`transform` is what the fetch applies before writing; :func:`read_annotation_csv` (pandas),
+:func:`read_annotation_table` (the text of chosen columns, for fast numeric reads) and :func:`read_annotation_json`
+are the loaders other modules must use, and they strip again, so a file that somehow still holds identifying
+data on disk is never loaded with it. Tested in ``tests/test_privacy.py``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import hashlib
 import hmac
 import io
 import json
+import operator
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -155,6 +157,35 @@ def read_annotation_csv(path: Path | str, **read_csv_kwargs: Any) -> pd.DataFram
         return pd.read_csv(path, usecols=lambda c: not is_identifying(str(c)) and select(c), **read_csv_kwargs)
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+
+
+def read_annotation_table(
+    path: Path | str, select: Callable[[str], bool]
+) -> tuple[list[str], list[tuple[str, ...]]] | None:
+    r"""The names and the text of the columns ``select`` keeps, identifying columns never (header row excluded).
+
+    ``None`` when the file is not a plain table that :func:`pandas.read_csv` would read the same way (not UTF-8,
+    a blank or ragged record, repeated column names, no column kept): read it with :func:`read_annotation_csv`.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     _ = Path(f"{d}/a.csv").write_text("Q84,x_1,x_2\r\n5f03,10,\r\n")
+    ...     read_annotation_table(f"{d}/a.csv", lambda c: True), read_annotation_table(f"{d}/a.csv", str.isdigit)
+    ((['x_1', 'x_2'], [('10', '')]), None)
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    header = rows[0] if rows else []
+    keep = [i for i, c in enumerate(header) if not is_identifying(c) and select(c)]
+    if len(keep) < 2 or len(set(header)) != len(header) or any(len(r) != len(header) for r in rows):
+        return None
+    get = operator.itemgetter(*keep)
+    return [header[i] for i in keep], [get(r) for r in rows[1:]]
 
 
 # --- annotator IDs --------------------------------------------------------------------------------------------

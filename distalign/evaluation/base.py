@@ -104,7 +104,7 @@ def vector(rec: dict[str, Any], name: str, loc: str) -> list[float] | None:
     if not isinstance(d, dict):
         raise DataError(f"{loc}: {name} is {type(d).__name__}, not a {{letter: probability}} object")
     values = list(d.values())
-    if all(type(v) is float for v in values):  # the common case, checked fast
+    if set(map(type, values)) <= {float}:  # the common case, checked fast
         return values
     for k, v in d.items():
         if isinstance(v, bool) or not isinstance(v, int | float):

@@ -3,7 +3,10 @@
 Prolific annotators saw a survey question with the same lettered options as the models and typed a
 percentage per option for a target group. Per (question, group) the first ``K_ANNOTATORS`` complete
 responses, in file order, are averaged per option. The exports are read only through the privacy-safe
-loader (:func:`distalign.data.privacy.read_annotation_csv`); their 2 extra Qualtrics header rows are dropped.
+loaders of :mod:`distalign.data.privacy`; their 2 extra Qualtrics header rows are dropped. Exports whose
+estimates are all plain decimals (the released ones) are read as text and converted in one step
+(:func:`survey_estimates`, exact: at most 14 digits convert to the same double in any correct parser); any
+other export goes through pandas as before.
 
 Columns ``<qualtricsID>_<block>_<k>`` hold the estimate for option k. Blocks: ``Q_NoSteering`` (no-steering
 survey: Americans overall, scored against every group; persona/few-shot surveys: Democrats), ``Q135``
@@ -19,12 +22,13 @@ order of appearance onto the dataset's questions.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from distalign.data.privacy import read_annotation_csv
+from distalign.data.privacy import read_annotation_csv, read_annotation_table
 from distalign.datasets import NONE_GROUP
 from distalign.evaluation.base import Context, vector
 from distalign.evaluation.tally import SKIP
@@ -57,6 +61,7 @@ BLOCKS = {
     ("RACE", "White"): "Q139",
 }
 _FIELD = re.compile(r"^(\d+)_(Q_NoSteering|Q\d+)_(\d+)$")
+_PLAIN = re.compile(r"(?:-?\d+(?:\.\d+)?\n)*")  # one plain decimal a line (a text fast path, see module doc)
 _EXPECTED_FILE = "opinionqa/express_distribution/gpt-3.5-turbo-0125/task0/{wave}/NONE/Democrat.json"
 
 
@@ -74,13 +79,49 @@ def read_survey(paths: list[Path]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def question_ids(df: pd.DataFrame) -> list[int]:
-    """Qualtrics question IDs in order of first appearance.
+def question_ids(df: pd.DataFrame | Sequence[str]) -> list[int]:
+    """Qualtrics question IDs in order of first appearance (of a survey frame's columns, or of column names).
 
     >>> question_ids(pd.DataFrame(columns=["QDem_Age", "1_Q138", "1_Q_NoSteering_1", "4_Q135_1", "4_Q135_2"]))
     [1, 4]
     """
-    return list(dict.fromkeys(int(m.group(1)) for c in df.columns if (m := _FIELD.match(str(c)))))
+    names = df.columns if isinstance(df, pd.DataFrame) else df
+    return list(dict.fromkeys(int(m.group(1)) for c in names if (m := _FIELD.match(str(c)))))
+
+
+def survey_estimates(paths: list[Path]) -> tuple[Estimates, list[int]]:
+    """The estimates and Qualtrics question IDs of the concatenated exports (the text fast path where it applies)."""
+    tables = [read_annotation_table(p, lambda c: c.startswith("1_") or bool(_FIELD.match(c))) for p in paths]
+    plain = [t for t in tables if t is not None]
+    if len(plain) == len(paths) and all(t[0] == plain[0][0] for t in plain):
+        cells = [_header_checked(p, *t) for p, t in zip(paths, plain, strict=True)]
+        pos = [i for i, c in enumerate(plain[0][0]) if _FIELD.match(c)]
+        values = _plain_values(pos, [row for rows in cells for row in rows], len(plain[0][0]))
+        if values is not None:
+            fields = [plain[0][0][i] for i in pos]
+            return Estimates.of(fields, values), question_ids(fields)
+    df = read_survey(paths)
+    return Estimates(df), question_ids(df)
+
+
+def _header_checked(path: Path, names: list[str], rows: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """The response rows of one export (below its 2 extra header rows), which :func:`read_survey` also checks."""
+    first = [i for i, c in enumerate(names) if c.startswith("1_")]
+    if len(rows) < 2 or not any("ImportId" in rows[1][i] for i in first):
+        raise DataError(f"{path}: expected 2 Qualtrics header rows (question text, ImportId) below the header")
+    return rows[2:]
+
+
+def _plain_values(pos: list[int], rows: list[tuple[str, ...]], width: int) -> np.ndarray | None:
+    """The numbers of columns ``pos`` (NaN where empty), or ``None`` if a value is not a plain decimal."""
+    text = np.array(rows, dtype=object).reshape(len(rows), width)[:, pos]
+    filled = text.astype(bool)
+    values = text[filled].tolist()
+    if values and (max(map(len, values)) > 15 or not _PLAIN.fullmatch("\n".join(values) + "\n")):
+        return None
+    out = np.full(text.shape, np.nan)
+    out[filled] = np.array(values, dtype=float)
+    return out
 
 
 class Estimates:
@@ -94,6 +135,19 @@ class Estimates:
         self.values = numeric.to_numpy(dtype=float).reshape(len(df), len(cols))
         self.non_numeric = fields.notna().to_numpy() & np.isnan(self.values)
         self.index = {c: i for i, c in enumerate(cols)}
+
+    @classmethod
+    def of(cls, columns: list[str], values: np.ndarray) -> Estimates:
+        """Estimates from a (rows, columns) matrix of numbers, NaN where empty (no non-numeric entry).
+
+        >>> Estimates.of(["1_Q135_1", "1_Q135_2"], np.array([[10.0, 90.0], [np.nan, 5.0]])).first_k_mean(
+        ...     ["1_Q135_1", "1_Q135_2"])
+        ([10.0, 90.0], 0)
+        """
+        est = cls.__new__(cls)
+        est.values, est.non_numeric = values, np.zeros(values.shape, dtype=bool)
+        est.index = {c: i for i, c in enumerate(columns)}
+        return est
 
     def first_k_mean(self, columns: list[str], k: int = K_ANNOTATORS) -> tuple[list[float] | None, int]:
         """Mean of the first ``k`` rows whose ``columns`` are all filled, and the number of non-numeric entries.
@@ -124,7 +178,7 @@ def human_rows(mode: str, results_dir: Path, data_dir: Path, ctx: Context) -> li
         if len(paths) < len(globs):
             ctx.tally.add(SKIP, _key(dataset, task), "human survey export missing")
             continue
-        tvs = _survey_tvs(mode, read_survey(paths), dataset, task, results_dir, ctx)
+        tvs = _survey_tvs(mode, survey_estimates(paths), dataset, task, results_dir, ctx)
         rows.append(TVRow(task, "human", dataset, "", "all", "all", "express_distribution", tuple(tvs)))
     return rows
 
@@ -133,13 +187,15 @@ def _key(dataset: str, task: str) -> ResultKey:
     return ResultKey(dataset, "express_distribution", "human", task, "all", "all")
 
 
-def _survey_tvs(mode: str, df: pd.DataFrame, dataset: str, task: str, results_dir: Path, ctx: Context) -> list[float]:
+def _survey_tvs(
+    mode: str, survey: tuple[Estimates, list[int]], dataset: str, task: str, results_dir: Path, ctx: Context
+) -> list[float]:
     ds = ctx.dataset(dataset)
-    qids, ids = ds.question_ids(), question_ids(df)
+    (estimates, ids), qids = survey, ds.question_ids()
     if len(ids) != len(qids):
         raise DataError(f"human {dataset} {task} survey: {len(ids)} Qualtrics questions for {len(qids)} questions")
     stored = _stored_expected(results_dir) if (mode == "paper" and dataset == "opinionqa") else {}
-    key, out, estimates = _key(dataset, task), [], Estimates(df)
+    key, out = _key(dataset, task), []
     for group, dem in ds.demographics():
         block = "Q_NoSteering" if task == "task0" else BLOCKS[(group, dem)]
         for qid, qualtrics_id in zip(qids, ids, strict=True):

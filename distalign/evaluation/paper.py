@@ -186,7 +186,7 @@ def out_of_range(values: list[float]) -> bool:
     >>> out_of_range([0.2, 0.8]), out_of_range([1e300, 0.0]), out_of_range([-0.5, 1.5]), out_of_range([float("nan")])
     (False, True, True, False)
     """
-    return any(v < -PROB_TOLERANCE or v > 1 + PROB_TOLERANCE for v in values)
+    return any(map((-PROB_TOLERANCE).__gt__, values)) or any(map((1 + PROB_TOLERANCE).__lt__, values))
 
 
 def _stored(field: str) -> ExpectedFn:
