@@ -12,7 +12,7 @@ run's settings (:mod:`distalign.generate.settings`), is done; the others are gro
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from distalign.datasets import SurveyDataset
@@ -27,6 +27,25 @@ from distalign.results import ResultKey, na_path, result_path
 from distalign.types import Capabilities
 
 NO_TASK0_NOTE = "{} has no task 0 (no no-steering prompt, as in the paper); not run"
+
+
+def interleaved(cells: Sequence[tuple[Cell, list[str]]]) -> Iterator[tuple[Cell, str]]:
+    """Cells that differ only in the method advance question by question together, in a round; other cells in turn.
+
+    A method and its structured twin send the same prompt, so their units then reach an in-process model in the
+    same batch, where the prompt is computed once (a shared prefix). Results do not depend on the order.
+
+    >>> def cell(method, dem): return Cell(ResultKey("d", method, "m", "task1", "G", dem), 1, "G", dem)
+    >>> a, b, c = cell("sequence", "D"), cell("sequence_structured", "D"), cell("sequence", "E")
+    >>> [(x.key.output_type, x.key.demographic, q) for x, q in interleaved([(a, ["1", "2"]), (c, ["1"]), (b, ["1"])])]
+    [('sequence', 'D', '1'), ('sequence_structured', 'D', '1'), ('sequence', 'D', '2'), ('sequence', 'E', '1')]
+    """
+    rounds: dict[ResultKey, list[tuple[Cell, list[str]]]] = {}
+    for cell, qids in cells:
+        rounds.setdefault(replace(cell.key, output_type=""), []).append((cell, qids))
+    for members in rounds.values():
+        for i in range(max(len(qids) for _, qids in members)):
+            yield from ((cell, qids[i]) for cell, qids in members if i < len(qids))
 
 
 @dataclass
@@ -47,11 +66,9 @@ class Work:
         return sum(len(qids) for _, qids in self.cells)
 
     def units(self, cells: Sequence[tuple[Cell, list[str]]] | None = None) -> Iterator[Unit]:
-        """The pending units, cell by cell, built as they are consumed."""
-        for cell, qids in self.cells if cells is None else cells:
-            prep = self.preparers[(cell.key.dataset, cell.key.output_type)]
-            for qid in qids:
-                yield prep.unit(cell, qid)
+        """The pending units, built as they are consumed, in :func:`interleaved` order."""
+        for cell, qid in interleaved(self.cells if cells is None else cells):
+            yield self.preparers[(cell.key.dataset, cell.key.output_type)].unit(cell, qid)
 
     def pending(self, cell: Cell) -> list[str]:
         """The questions of ``cell`` still to run, once its stored records' settings are checked.
