@@ -162,6 +162,15 @@ class PaperSemantics(Semantics):
         """The rows gathered while evaluating GPT-3.5's sequence files."""
         return list(self._simulated)
 
+    def drain(self) -> list[TVRow]:
+        """The simulated rows gathered since the last call."""
+        rows, self._simulated = self._simulated, []
+        return rows
+
+    def absorb(self, state: list[TVRow]) -> None:
+        """Append simulated rows gathered by another process."""
+        self._simulated += state
+
     def finish(self, rows: list[TVRow]) -> list[TVRow]:
         """Duplicate NYT steered rows once per group folder of their task, as the original does."""
         waves: dict[tuple[str, str, str], list[str]] = {}
