@@ -31,10 +31,10 @@ Outcome = tuple[list[TVRow], Tally, Any] | BaseException  # one file: rows, its 
 FileFn = Callable[[Semantics, ResultKey, Path, bool], list[TVRow]]
 
 
-def parallel_ok(n_files: int) -> bool:
-    """Whether sharing ``n_files`` files with a forked worker pays on this machine."""
+def parallel_ok(n_items: int, minimum: int = MIN_FILES) -> bool:
+    """Whether sharing ``n_items`` pieces of work (at least ``minimum``) with a forked worker pays here."""
     wanted = os.environ.get("DISTALIGN_EVAL_WORKERS", "")
-    if wanted.strip() == "1" or not hasattr(os, "fork") or n_files < MIN_FILES:
+    if wanted.strip() == "1" or not hasattr(os, "fork") or n_items < minimum:
         return False
     return len(os.sched_getaffinity(0)) >= 2 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) >= 2
 
