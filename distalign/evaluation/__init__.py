@@ -32,6 +32,7 @@ from distalign.evaluation.fixed import FixedSemantics
 from distalign.evaluation.human import human_rows
 from distalign.evaluation.paper import PaperSemantics
 from distalign.evaluation.tally import SKIP, Tally
+from distalign.evaluation.workers import parallel_ok, shared_files
 from distalign.files import DataError
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
 from distalign.names import steering_of
@@ -91,14 +92,58 @@ def evaluate(
     """
     ctx = Context(Path(data_dir), seed, check_parsers=check_parsers, metric=_checked_metric(mode, metric))
     semantics = MODES[mode](ctx)
-    rows: list[TVRow] = []
     with gc_paused():
-        for key, path in scan(results_dir):
-            rows += _file_rows(semantics, key, path, strict)
-        rows = semantics.finish(rows) + semantics.simulated_rows()
-        if human:
-            rows += human_rows(mode, Path(results_dir), Path(data_dir), ctx)
+        files = list(scan(results_dir))
+        after = _AfterFiles(semantics, Path(results_dir), human, _candidates(semantics, files))
+        if parallel_ok(len(files)):
+            rows, made = shared_files(semantics, files, strict, _file_rows, after.ahead)
+            rows = after.finish(rows, made())
+        else:
+            rows = [r for key, path in files for r in _file_rows(semantics, key, path, strict)]
+            rows = after.finish(rows, None)
     return Evaluation(mode, seed, rows, list(scan_na(results_dir)), ctx.tally, metric)
+
+
+class _AfterFiles:
+    """What follows the files: simulated and human rows (a forked worker computes what it can ahead)."""
+
+    def __init__(self, semantics: Semantics, results_dir: Path, human: bool, datasets: list[str]) -> None:
+        self.semantics, self.results_dir, self.human, self.datasets = semantics, results_dir, human, datasets
+
+    def ahead(self) -> tuple[dict[str, list[TVRow]], list[TVRow], Tally]:
+        """Data-only simulated rows and the human rows with their own tally (run in the worker)."""
+        ctx = self.semantics.ctx
+        ctx.tally = Tally()
+        return self.semantics.simulated_ahead(self.datasets), self._human_rows(), ctx.tally
+
+    def finish(self, rows: list[TVRow], made: tuple[dict[str, list[TVRow]], list[TVRow], Tally] | None) -> list[TVRow]:
+        """Model rows, then simulated rows, then human rows, counted in that order."""
+        if made is not None:
+            self.semantics.use_simulated(made[0])
+        rows = self.semantics.finish(rows) + self.semantics.simulated_rows()
+        if made is None:
+            return rows + self._human_rows()
+        self.semantics.ctx.tally.counts.update(made[2].counts)
+        return rows + made[1]
+
+    def _human_rows(self) -> list[TVRow]:
+        ctx = self.semantics.ctx
+        return human_rows(self.semantics.name, self.results_dir, ctx.data_dir, ctx) if self.human else []
+
+
+def _candidates(semantics: Semantics, files: list[tuple[ResultKey, Path]]) -> list[str]:
+    """The datasets whose result files will be scored (loaded here, before any fork, for both processes)."""
+    out: dict[str, None] = {}
+    for key, _ in files:
+        if key.dataset in out:
+            continue
+        try:
+            steering_of(key.task)
+            semantics.ctx.evaluated(key.dataset)
+        except (ValueError, DataError):  # counted or raised where the file is scored
+            continue
+        out[key.dataset] = None
+    return list(out)
 
 
 @contextmanager

@@ -81,6 +81,27 @@ class Semantics(ABC):
         """Last pass over all model rows (paper mode duplicates NYT rows here)."""
         return rows
 
+    def drain(self) -> Any:
+        """What the rows methods recorded beside the rows since the last call (handed to :meth:`absorb`).
+
+        A forked worker (:mod:`distalign.evaluation.workers`) sends it back per file; the parent absorbs it in
+        file order, so the state is that of a sequential run.
+        """
+        return None
+
+    def absorb(self, state: Any) -> None:  # noqa: B027 - nothing to take back unless drain returns something
+        """Take back what :meth:`drain` returned (in file order)."""
+
+    def simulated_ahead(self, datasets: Sequence[str]) -> dict[str, list[TVRow]]:
+        """Simulated rows that depend on the data alone, per dataset, computed ahead by a worker.
+
+        ``{}`` where they come from the result files (paper mode).
+        """
+        return {}
+
+    def use_simulated(self, ahead: dict[str, list[TVRow]]) -> None:  # noqa: B027 - nothing to use by default
+        """Use rows from :meth:`simulated_ahead` instead of computing them again."""
+
 
 # --- record readers ------------------------------------------------------------------------------------------
 def where(key: ResultKey, qid: str) -> str:

@@ -21,6 +21,7 @@ What differs from paper mode (each item is one row of the errata table):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -61,6 +62,7 @@ class FixedSemantics(Semantics):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._datasets: list[str] = []
+        self._ahead: dict[str, list[TVRow]] = {}
 
     # --- predictions ------------------------------------------------------------------------------------
     def prediction(self, key: ResultKey, rec: dict[str, Any], k: int, loc: str) -> tuple[list[float] | None, str]:
@@ -178,20 +180,43 @@ class FixedSemantics(Semantics):
         if dataset not in self._datasets:
             self._datasets.append(dataset)
 
+    def drain(self) -> list[str]:
+        """The datasets seen since the last call."""
+        seen, self._datasets = self._datasets, []
+        return seen
+
+    def absorb(self, state: list[str]) -> None:
+        """Mark datasets seen by another process."""
+        for dataset in state:
+            self._seen(dataset)
+
+    def simulated_ahead(self, datasets: Sequence[str]) -> dict[str, list[TVRow]]:
+        """The simulated rows of each dataset (they depend on the data and the seed alone)."""
+        return {d: self._dataset_simulated(d) for d in datasets}
+
+    def use_simulated(self, ahead: dict[str, list[TVRow]]) -> None:
+        """Rows computed ahead by :meth:`simulated_ahead`."""
+        self._ahead.update(ahead)
+
     def simulated_rows(self) -> list[TVRow]:
         """Sampling floor, uniform, true-mode and least-likely one-hot over every evaluated cell of each dataset."""
         rows = []
         for dataset in self._datasets:
-            ds = self.ctx.dataset(dataset)
-            for group, dem in ds.demographics():
-                items = [self.ctx.item(dataset, q, group, dem) for q in ds.question_ids()]
-                items = [it for it in items if it.truth is not None]
-                sims = truth_simulated(
-                    [it.truth.probs for it in items if it.truth],
-                    child_rng(self.ctx.seed, f"simulated|{dataset}|{group}|{dem}"),
-                    self.ctx.metric,
-                )
-                for kind in FIXED_KINDS:
-                    key = ResultKey(dataset, kind, "simulated", "truth", group, dem)
-                    rows.append(make_row(key, group, dem, sims[kind], [it.qid for it in items]))
+            rows += self._ahead[dataset] if dataset in self._ahead else self._dataset_simulated(dataset)
+        return rows
+
+    def _dataset_simulated(self, dataset: str) -> list[TVRow]:
+        rows = []
+        ds = self.ctx.dataset(dataset)
+        for group, dem in ds.demographics():
+            items = [self.ctx.item(dataset, q, group, dem) for q in ds.question_ids()]
+            items = [it for it in items if it.truth is not None]
+            sims = truth_simulated(
+                [it.truth.probs for it in items if it.truth],
+                child_rng(self.ctx.seed, f"simulated|{dataset}|{group}|{dem}"),
+                self.ctx.metric,
+            )
+            for kind in FIXED_KINDS:
+                key = ResultKey(dataset, kind, "simulated", "truth", group, dem)
+                rows.append(make_row(key, group, dem, sims[kind], [it.qid for it in items]))
         return rows

@@ -45,6 +45,7 @@ from distalign.evaluation.markdown import markdown
 from distalign.evaluation.pairwise import pairwise
 from distalign.evaluation.pooling import SPECIAL, Line, Scorer
 from distalign.evaluation.tally import COLUMNS as SKIP_COLUMNS
+from distalign.evaluation.workers import forked, parallel_ok
 from distalign.files import write_text
 from distalign.metrics import DEFAULT_METRIC, Metric, get_metric
 from distalign.names import ALL_DATASETS, HEADLINE_TASKS, K2S_PAIRS, method_label
@@ -219,6 +220,7 @@ def k2s(head: pd.DataFrame, metric: Metric | None = None) -> pd.DataFrame:
 def build(ev: Evaluation, n_boot: int, many: ManyFn = bootstrap_many) -> Outputs:
     """Every table of a run; all leaderboard lines are bootstrapped in one batch (``many``)."""
     sc = Scorer(ev)
+    side = _side_tables(ev, n_boot)
     head_lines, all_lines = headline(sc), everything(sc)
     lines = [*head_lines, *all_lines]
     estimates = iter(many([ln.job for ln in lines if ln.job], n_boot, ev.seed))
@@ -229,9 +231,21 @@ def build(ev: Evaluation, n_boot: int, many: ManyFn = bootstrap_many) -> Outputs
     gap = k2s(head, get_metric(ev.metric))
     skips = pd.DataFrame(ev.tally.records(), columns=SKIP_COLUMNS)
     md = markdown(ev, n_boot, head, allb, gap)
-    head, allb, gap, pairs = (tagged(f, ev.metric) for f in (head, allb, gap, pairwise(ev, n_boot)))
-    frame = tagged(eval_frame(ev.rows), ev.metric)
-    return Outputs(frame, head, allb, gap, skips, md, pairs, positions_frame(ev.rows))
+    pairs, frame, positions = side()
+    head, allb, gap, pairs, frame = (tagged(f, ev.metric) for f in (head, allb, gap, pairs, frame))
+    return Outputs(frame, head, allb, gap, skips, md, pairs, positions)
+
+
+def _side_tables(ev: Evaluation, n_boot: int) -> Callable[[], tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]]:
+    """The pairwise, eval and positions tables (pure; a forked worker makes them while the leaderboards are built)."""
+
+    def tables() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        return pairwise(ev, n_boot), eval_frame(ev.rows), positions_frame(ev.rows)
+
+    if parallel_ok(len(ev.rows), minimum=100):
+        return forked(tables)
+    made = tables()
+    return lambda: made
 
 
 def write(out: Outputs, output_dir: Path | str) -> list[Path]:

@@ -44,6 +44,7 @@ PARSED_TYPES = ("express_distribution", "sequence")
 PROB_TOLERANCE = 1e-6  # stored probabilities may miss [0, 1] by rounding, not by more
 OUT_OF_RANGE = "stored value outside [0, 1]: not a probability (skipped)"
 ExpectedFn = Callable[[str, dict[str, Any], list[float], str], "list[float] | None"]
+Made = list[tuple[str, dict[str, Any], str, "list[float] | None | DataError", bool]]  # see _predictions
 
 
 class PaperSemantics(Semantics):
@@ -54,6 +55,7 @@ class PaperSemantics(Semantics):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._simulated: list[TVRow] = []
+        self._survey_options: dict[str, list[str]] = {}
 
     # --- predictions ------------------------------------------------------------------------------------
     def prediction(self, key: ResultKey, rec: dict[str, Any], k: int, loc: str) -> list[float] | None:
@@ -91,11 +93,12 @@ class PaperSemantics(Semantics):
     def task0_rows(self, key: ResultKey, records: Records) -> list[TVRow]:
         """One row per evaluated demographic, against the walked (OQA) or stored (NYT) expected vectors."""
         rows = []
+        preds = None if self.ctx.check_parsers else self._predictions(key, records)  # once for every demographic
         for group, dem in self.ctx.evaluated(key.dataset):
             if key.dataset == "opinionqa":
-                rows.append(self._row(key, group, dem, records, self._walker(group, dem)))
+                rows.append(self._row(key, group, dem, records, self._walker(group, dem), preds))
             else:
-                rows.append(self._row(key, group, dem, records, _stored(f"expected_results_{group}_{dem}")))
+                rows.append(self._row(key, group, dem, records, _stored(f"expected_results_{group}_{dem}"), preds))
         return rows
 
     def _walker(self, group: str, dem: str) -> ExpectedFn:
@@ -107,12 +110,16 @@ class PaperSemantics(Semantics):
         def walk(qid: str, rec: dict[str, Any], pred: list[float], loc: str) -> list[float]:
             item = self.ctx.item("opinionqa", qid, group, dem)
             share = dict(zip(item.options, item.truth.probs, strict=True)) if item.truth else {}
-            return [share.get(o, 0.0) for o in ds.survey_options(qid)[: len(pred)]]
+            if qid not in self._survey_options:
+                self._survey_options[qid] = ds.survey_options(qid)
+            return [share.get(o, 0.0) for o in self._survey_options[qid][: len(pred)]]
 
         return walk
 
-    def _row(self, key: ResultKey, group: str, dem: str, records: Records, expected: ExpectedFn) -> TVRow:
-        preds, exps, qids = self._cells(key, records, expected)
+    def _row(
+        self, key: ResultKey, group: str, dem: str, records: Records, expected: ExpectedFn, made: Made | None = None
+    ) -> TVRow:
+        preds, exps, qids = self._cells(key, self._predictions(key, records) if made is None else made, expected)
         tvs = [tv_or_nan(p, e) for p, e in zip(preds, exps, strict=True)]
         mismatch = sum(1 for p, e in zip(preds, exps, strict=True) if len(p) != len(e))
         tally, n_nan = self.ctx.tally, int(np.isnan(tvs).sum())
@@ -122,14 +129,27 @@ class PaperSemantics(Semantics):
         self._simulate(key, group, dem, preds, exps)
         return make_row(key, group, dem, tvs, qids, n_fail=silent)
 
-    def _cells(
-        self, key: ResultKey, records: Records, expected: ExpectedFn
-    ) -> tuple[list[list[float]], list[list[float]], list[str]]:
-        preds, exps, qids = [], [], []
+    def _predictions(self, key: ResultKey, records: Records) -> Made:
+        """Per record: (qid, record, location, prediction or its DataError, prediction outside [0, 1])."""
+        out: Made = []
         for qid, rec in records.items():
             loc = where(key, qid)
             try:
                 pred = self.prediction(key, rec, _n_letters(rec), loc)
+            except DataError as e:
+                out.append((qid, rec, loc, e, False))
+                continue
+            out.append((qid, rec, loc, pred, pred is not None and bool(pred) and out_of_range(pred)))
+        return out
+
+    def _cells(
+        self, key: ResultKey, made: Made, expected: ExpectedFn
+    ) -> tuple[list[list[float]], list[list[float]], list[str]]:
+        preds, exps, qids = [], [], []
+        for qid, rec, loc, pred, bad in made:
+            try:
+                if isinstance(pred, DataError):
+                    raise pred
                 exp = expected(qid, rec, pred or [], loc)
             except DataError:
                 self.ctx.tally.add(SKIP, key, "malformed record")
@@ -137,7 +157,7 @@ class PaperSemantics(Semantics):
             if not pred or exp is None:
                 self.ctx.tally.add(SKIP, key, "empty prediction or no expected vector (skipped as in the original)")
                 continue
-            if out_of_range(pred) or out_of_range(exp):
+            if bad or out_of_range(exp):
                 self.ctx.tally.add(SKIP, key, OUT_OF_RANGE)
                 continue
             preds.append(pred)
@@ -161,6 +181,15 @@ class PaperSemantics(Semantics):
     def simulated_rows(self) -> list[TVRow]:
         """The rows gathered while evaluating GPT-3.5's sequence files."""
         return list(self._simulated)
+
+    def drain(self) -> list[TVRow]:
+        """The simulated rows gathered since the last call."""
+        rows, self._simulated = self._simulated, []
+        return rows
+
+    def absorb(self, state: list[TVRow]) -> None:
+        """Append simulated rows gathered by another process."""
+        self._simulated += state
 
     def finish(self, rows: list[TVRow]) -> list[TVRow]:
         """Duplicate NYT steered rows once per group folder of their task, as the original does."""
