@@ -32,7 +32,10 @@ MUTMUT = "mutmut==3.8.1"
 LB_TESTS = ("tests/test_leaderboards.py", "tests/test_bite_tables.py")
 CORE: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics": ("distalign/metrics.py", ("tests/test_metrics.py", "tests/test_bite_metrics.py")),
-    "bootstrap": ("distalign/bootstrap.py", ("tests/test_bootstrap.py", "tests/test_bite_metrics.py")),
+    "bootstrap": (
+        "distalign/bootstrap.py",
+        ("tests/test_bootstrap.py", "tests/test_bite_metrics.py", "tests/test_bite_bootstrap.py"),
+    ),
     "parsers": ("distalign/parsers.py", ("tests/test_fuzz_parsers.py", "tests/test_bite_parsers.py")),
     "cache key": ("distalign/engine/cache.py", ("tests/test_cache.py", "tests/test_bite_parsers.py")),  # key only
     "calibration fit": ("distalign/calibration/fit.py", ("tests/test_calibration.py", "tests/test_bite_eval.py")),
