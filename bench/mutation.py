@@ -36,7 +36,10 @@ CORE: dict[str, tuple[str, tuple[str, ...]]] = {
         "distalign/bootstrap.py",
         ("tests/test_bootstrap.py", "tests/test_bite_metrics.py", "tests/test_bite_bootstrap.py"),
     ),
-    "parsers": ("distalign/parsers.py", ("tests/test_fuzz_parsers.py", "tests/test_bite_parsers.py")),
+    "parsers": (
+        "distalign/parsers.py",
+        ("tests/test_fuzz_parsers.py", "tests/test_bite_parsers.py", "tests/test_bite_replies.py"),
+    ),
     "cache key": ("distalign/engine/cache.py", ("tests/test_cache.py", "tests/test_bite_parsers.py")),  # key only
     "calibration fit": ("distalign/calibration/fit.py", ("tests/test_calibration.py", "tests/test_bite_eval.py")),
     "leaderboards": ("distalign/evaluation/leaderboards.py", LB_TESTS),
