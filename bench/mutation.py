@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MUTMUT = "mutmut==3.8.1"
 # module -> (file to mutate, test files that cover it); the module's own doctests run too
-LB_TESTS = ("tests/test_leaderboards.py", "tests/test_bite_tables.py")
+LB_TESTS = ("tests/test_leaderboards.py", "tests/test_bite_tables.py", "tests/test_bite_eval.py")
 CORE: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics": ("distalign/metrics.py", ("tests/test_metrics.py", "tests/test_bite_metrics.py")),
     "bootstrap": (
@@ -43,7 +43,10 @@ CORE: dict[str, tuple[str, tuple[str, ...]]] = {
     "cache key": ("distalign/engine/cache.py", ("tests/test_cache.py", "tests/test_bite_parsers.py")),  # key only
     "calibration fit": ("distalign/calibration/fit.py", ("tests/test_calibration.py", "tests/test_bite_eval.py")),
     "leaderboards": ("distalign/evaluation/leaderboards.py", LB_TESTS),
-    "evaluation checks": ("distalign/evaluation/fixed.py", ("tests/test_evaluate.py", "tests/test_bite_fixed.py")),
+    "evaluation checks": (
+        "distalign/evaluation/fixed.py",
+        ("tests/test_evaluate.py", "tests/test_bite_fixed.py", "tests/test_bite_eval.py"),
+    ),
 }
 # mutants of these functions only (default: every function of the file); the SQLite plumbing of the cache file is
 # not the cache key (its SQL keywords, for one, are case-insensitive: those mutants could not fail any test)
