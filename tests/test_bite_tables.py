@@ -91,6 +91,8 @@ def test_the_files_written(tmp_path: Path) -> None:
         "leaderboard_distrib_alignment_all.csv",
         "k2s_gap.csv",
         "eval_skips.csv",
+        "pairwise_differences.csv",
+        "eval_positions.csv",
         "leaderboard.md",
     ]
     with open(tmp_path / "eval_disagreement_bootstrapping.csv", newline="") as fh:
