@@ -41,7 +41,10 @@ CORE: dict[str, tuple[str, tuple[str, ...]]] = {
         ("tests/test_fuzz_parsers.py", "tests/test_bite_parsers.py", "tests/test_bite_replies.py"),
     ),
     "cache key": ("distalign/engine/cache.py", ("tests/test_cache.py", "tests/test_bite_parsers.py")),  # key only
-    "calibration fit": ("distalign/calibration/fit.py", ("tests/test_calibration.py", "tests/test_bite_eval.py")),
+    "calibration fit": (
+        "distalign/calibration/fit.py",
+        ("tests/test_calibration.py", "tests/test_bite_eval.py", "tests/test_bite_calibration.py"),
+    ),
     "leaderboards": ("distalign/evaluation/leaderboards.py", LB_TESTS),
     "evaluation checks": (
         "distalign/evaluation/fixed.py",
