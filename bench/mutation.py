@@ -29,7 +29,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MUTMUT = "mutmut==3.8.1"
 # module -> (file to mutate, test files that cover it); the module's own doctests run too
-LB_TESTS = ("tests/test_leaderboards.py", "tests/test_bite_tables.py", "tests/test_bite_eval.py")
+LB_TESTS = (
+    "tests/test_leaderboards.py",
+    "tests/test_bite_tables.py",
+    "tests/test_bite_eval.py",
+    "tests/test_bite_leaderboards.py",
+)
 CORE: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics": ("distalign/metrics.py", ("tests/test_metrics.py", "tests/test_bite_metrics.py")),
     "bootstrap": (
