@@ -53,7 +53,12 @@ CORE: dict[str, tuple[str, tuple[str, ...]]] = {
     "leaderboards": ("distalign/evaluation/leaderboards.py", LB_TESTS),
     "evaluation checks": (
         "distalign/evaluation/fixed.py",
-        ("tests/test_evaluate.py", "tests/test_bite_fixed.py", "tests/test_bite_eval.py"),
+        (
+            "tests/test_evaluate.py",
+            "tests/test_bite_fixed.py",
+            "tests/test_bite_eval.py",
+            "tests/test_bite_fixed_counts.py",
+        ),
     ),
 }
 # mutants of these functions only (default: every function of the file); the SQLite plumbing of the cache file is
