@@ -3,7 +3,8 @@
 One Democrat file of task 1 opens with two questions the data does not have, then holds a record with two values
 for three shown options, two records whose ``options`` are malformed and one scorable record with a malformed
 stored expected vector; the task-0 file opens with an unknown question, then a malformed record and a failed parse;
-a released task-0 sequence file is re-parsed over the Democrat dict's options. Every count below is worked out
+a released task-0 sequence file is re-parsed over the Democrat dict's options; after generation the data loses its
+Male answers to question 3 (question 2 has none already). Every count below is worked out
 from that layout; every tally entry names its result file. ``bench/mutation.py`` measures what these catch.
 """
 
@@ -56,6 +57,10 @@ def run(tmp_path: Path, metric: str = "tv") -> Evaluation:
     argv = ["--no_progress", "--models", "fake/oracle", "--dataset", "opinionqa", "--task", "0", "1"]
     argv += ["--limit", "4", "--output_type", "model_logprobs", "--data_dir", str(data)]
     assert lm_steering.main([*argv, "--output_dir", str(results), "--no_cache"]) == 0
+    sex = data / "opinions_qa/data/human_resp" / OQA_WAVE / "SEX_data.json"
+    answers = json.loads(sex.read_text())
+    answers["Q3_W1"]["Male"] = {}  # no Male respondents to question 3
+    sex.write_text(json.dumps(answers))
     edit(results, "model_logprobs", "fake__oracle", "task1", "POLPARTY", "Democrat", task1)
     edit(results, "model_logprobs", "fake__oracle", "task0", "NONE", "Democrat", task0)
     released = {"Q0_W1": {"response": ["Answer: A A B C"]}}  # A ½, B ¼, C ¼ over Agree, Disagree, Refused
@@ -100,11 +105,11 @@ def test_task0_counts_per_group_and_released_replies(tmp_path: Path) -> None:
     dem = row(ev, "fake__oracle", "task0", "POLPARTY", "Democrat")
     assert dem.qids == ("Q0_W1", "Q2_W1", "Q3_W1") and (dem.n_parse_fail, dem.n_skipped) == (1, 0)
     male = row(ev, "fake__oracle", "task0", "SEX", "Male")
-    assert male.qids == ("Q0_W1", "Q3_W1") and (male.n_parse_fail, male.n_skipped) == (0, 1)  # Q2: no Male answers
+    assert male.qids == ("Q0_W1",) and (male.n_parse_fail, male.n_skipped) == (0, 2)  # Q2, Q3: no Male answers
     assert counted(ev, SKIP, "fake__oracle", "task0") == {
         "question not in the dataset": 1,
         "malformed record": 6,  # once for each of the six evaluated groups
-        "no ground truth (SEX/Male has no respondents)": 1,
+        "no ground truth (SEX/Male has no respondents)": 2,
     }
     assert counted(ev, PARSE_FAILURE, "fake__oracle", "task0") == {"garbled": 5}  # Male never reaches Q2
     for group, name in (("POLPARTY", "Republican"), ("RACE", "White")):
