@@ -64,3 +64,12 @@ def test_a_large_pool_with_a_flat_objective_fits_t_one() -> None:
     # 40,000 rows at TV ½ whatever T: the summed TV (20,000) has a float spacing above 1e-12
     p, q = np.full((40_000, 2), 0.5), np.tile([1.0, 0.0], (40_000, 1))
     assert cal.fit_fixed(p, q) == 1.0
+
+
+def test_ties_on_the_grid_go_to_the_point_nearest_t_one() -> None:
+    # TV(T) = 1 / (1 + 9^(1/T)) ≈ 9^(−1/T) falls as T falls: within 1e-12 of the minimum (T ≤ 0.0795) are the
+    # grid points 0.0500, 0.0568, 0.0644, 0.0731; the tie nearest T = 1 is 0.0731, refined between its neighbours
+    # 0.0644 and 0.0830 (the first tie, 0.05, would give T ≈ 0.05)
+    fitted = cal.fit_fixed(np.array([[0.9, 0.1]]), np.array([[1.0, 0.0]]))
+    assert math.exp(GRID[2]) <= fitted <= math.exp(GRID[4])
+    assert [round(math.exp(GRID[k]), 4) for k in range(5)] == [0.05, 0.0568, 0.0644, 0.0731, 0.083]
