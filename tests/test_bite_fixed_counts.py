@@ -2,10 +2,11 @@
 
 One Democrat file of task 1 opens with two questions the data does not have, then holds a record with two values
 for three shown options, two records whose ``options`` are malformed and one scorable record with a malformed
-stored expected vector; the task-0 file opens with an unknown question, then a malformed record and a failed parse;
-a released task-0 sequence file is re-parsed over the Democrat dict's options; after generation the data loses its
-Male answers to question 3 (question 2 has none already). Every count below is worked out
-from that layout; every tally entry names its result file. ``bench/mutation.py`` measures what these catch.
+stored expected vector. The task-0 file opens with an unknown question, then holds a malformed record, a failed
+parse and a record whose options were shown in another order. A released task-0 sequence file is re-parsed over
+the Democrat dict's options. After generation the data loses its Male answers to question 3 (question 2 has none
+already). Every count below is worked out from that layout; every tally entry names its result file.
+``bench/mutation.py`` measures how many planted one-line bugs these tests catch.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import lm_steering
 from distalign.evaluation import Evaluation, evaluate
 from distalign.evaluation.base import Context
 from distalign.evaluation.fixed import FixedSemantics
-from distalign.evaluation.tally import CHECK, PARSE_FAILURE, SKIP
+from distalign.evaluation.tally import CHECK, INFO, PARSE_FAILURE, SKIP
 from distalign.names import OQA_WAVE
 from distalign.results import ResultKey
 
 MALFORMED_EXPECTED = "malformed stored expected vector (the data's truth is used)"
+DIFFERENT_ORDER = "shown options differ from the group's options (scored on the union)"
 
 
 def edit(results: Path, method: str, model: str, task: str, group: str, dem: str, change: Any) -> None:
@@ -48,6 +50,7 @@ def task1(recs: dict) -> dict:
 def task0(recs: dict) -> dict:
     recs["Q1_W1"]["options"] = "Agree"
     recs["Q2_W1"].update(parse_ok=False, parse_error="garbled")
+    recs["Q3_W1"]["options"] = list(reversed(recs["Q3_W1"]["options"]))  # shown in another order: scored by text
     return {"NOPE_W1": recs["Q0_W1"], **recs}
 
 
@@ -112,6 +115,7 @@ def test_task0_counts_per_group_and_released_replies(tmp_path: Path) -> None:
         "no ground truth (SEX/Male has no respondents)": 2,
     }
     assert counted(ev, PARSE_FAILURE, "fake__oracle", "task0") == {"garbled": 5}  # Male never reaches Q2
+    assert counted(ev, INFO, "fake__oracle", "task0")[DIFFERENT_ORDER] == 5  # Q3 in five groups (not Male)
     for group, name in (("POLPARTY", "Republican"), ("RACE", "White")):
         seq = row(ev, "r", "task0", group, name)
         q = truth(0, name)
