@@ -29,15 +29,37 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MUTMUT = "mutmut==3.8.1"
 # module -> (file to mutate, test files that cover it); the module's own doctests run too
-LB_TESTS = ("tests/test_leaderboards.py", "tests/test_bite_tables.py")
+LB_TESTS = (
+    "tests/test_leaderboards.py",
+    "tests/test_bite_tables.py",
+    "tests/test_bite_eval.py",
+    "tests/test_bite_leaderboards.py",
+)
 CORE: dict[str, tuple[str, tuple[str, ...]]] = {
     "metrics": ("distalign/metrics.py", ("tests/test_metrics.py", "tests/test_bite_metrics.py")),
-    "bootstrap": ("distalign/bootstrap.py", ("tests/test_bootstrap.py", "tests/test_bite_metrics.py")),
-    "parsers": ("distalign/parsers.py", ("tests/test_fuzz_parsers.py", "tests/test_bite_parsers.py")),
+    "bootstrap": (
+        "distalign/bootstrap.py",
+        ("tests/test_bootstrap.py", "tests/test_bite_metrics.py", "tests/test_bite_bootstrap.py"),
+    ),
+    "parsers": (
+        "distalign/parsers.py",
+        ("tests/test_fuzz_parsers.py", "tests/test_bite_parsers.py", "tests/test_bite_replies.py"),
+    ),
     "cache key": ("distalign/engine/cache.py", ("tests/test_cache.py", "tests/test_bite_parsers.py")),  # key only
-    "calibration fit": ("distalign/calibration/fit.py", ("tests/test_calibration.py", "tests/test_bite_eval.py")),
+    "calibration fit": (
+        "distalign/calibration/fit.py",
+        ("tests/test_calibration.py", "tests/test_bite_eval.py", "tests/test_bite_calibration.py"),
+    ),
     "leaderboards": ("distalign/evaluation/leaderboards.py", LB_TESTS),
-    "evaluation checks": ("distalign/evaluation/fixed.py", ("tests/test_evaluate.py", "tests/test_bite_fixed.py")),
+    "evaluation checks": (
+        "distalign/evaluation/fixed.py",
+        (
+            "tests/test_evaluate.py",
+            "tests/test_bite_fixed.py",
+            "tests/test_bite_eval.py",
+            "tests/test_bite_fixed_counts.py",
+        ),
+    ),
 }
 # mutants of these functions only (default: every function of the file); the SQLite plumbing of the cache file is
 # not the cache key (its SQL keywords, for one, are case-insensitive: those mutants could not fail any test)

@@ -44,26 +44,23 @@ def edit(path: Path, change: Any) -> None:
     path.write_text(json.dumps(change(json.loads(path.read_text()) if path.exists() else {})))
 
 
-@pytest.fixture
-def ev(tmp_path: Path) -> Evaluation:
-    """Built for each test: a mutation-testing tool maps each test to the functions its own run calls."""
-    tmp = tmp_path
-    data, results = tmp / "data", tmp / "results"
+def _generate(data: Path, results: Path) -> None:
     write_tiny_oqa(data)
     argv = ["--no_progress", "--models", "fake/oracle", "--dataset", "opinionqa", "--task", "0", "1", "--limit", "4"]
     argv += ["--output_type", "model_logprobs", "--data_dir", str(data), "--output_dir", str(results), "--no_cache"]
     assert lm_steering.main(argv) == 0
 
-    def democrat(recs: dict) -> dict:
-        recs["Q1_W1"].update(parse_ok=False, parse_error="garbled")
-        recs["Q2_W1"].update(parse_ok=False)
-        recs["Q2_W1"].pop("parse_error", None)
-        recs["Q3_W1"]["expected_results"] = dict(zip("ABC", reversed(truth(3, "Democrat")), strict=True))
-        recs["NOPE_W1"] = recs["Q0_W1"]
-        return recs
 
-    edit(cell(results, "model_logprobs", "fake__oracle", "task1", "POLPARTY", "Democrat"), democrat)
-    edit(cell(results, "model_logprobs", "fake__oracle", "task1", "SEX", "Male"), lambda r: {**r, "Q2_W1": r["Q0_W1"]})
+def _democrat(recs: dict) -> dict:
+    recs["Q1_W1"].update(parse_ok=False, parse_error="garbled")
+    recs["Q2_W1"].update(parse_ok=False)
+    recs["Q2_W1"].pop("parse_error", None)
+    recs["Q3_W1"]["expected_results"] = dict(zip("ABC", reversed(truth(3, "Democrat")), strict=True))
+    recs["NOPE_W1"] = recs["Q0_W1"]
+    return recs
+
+
+def _write_released(results: Path) -> None:
     released = {
         "sequence": {"Q0_W1": ["Answer: A A B"], "Q1_W1": ["nothing"], "Q2_W1": ["A"]},
         "express_distribution": {"Q0_W1": ["{'A': 50, 'B': 25, 'C': 25}"]},
@@ -78,6 +75,16 @@ def ev(tmp_path: Path) -> Evaluation:
         "Q1_W1": {"avg_actual_results": {"A": 2, "B": 1, "C": 1}},
     }
     edit(cell(results, "model_logprobs", "r", "task1", "POLPARTY", "Republican"), lambda _: logprobs)
+
+
+@pytest.fixture
+def ev(tmp_path: Path) -> Evaluation:
+    """Built for each test: a mutation-testing tool maps each test to the functions its own run calls."""
+    data, results = tmp_path / "data", tmp_path / "results"
+    _generate(data, results)
+    edit(cell(results, "model_logprobs", "fake__oracle", "task1", "POLPARTY", "Democrat"), _democrat)
+    edit(cell(results, "model_logprobs", "fake__oracle", "task1", "SEX", "Male"), lambda r: {**r, "Q2_W1": r["Q0_W1"]})
+    _write_released(results)
     edit(cell(results, "model_logprobs", "fake__oracle", "task0", "NONE", "Democrat"), _reverse_q0_options)
     return evaluate(results, data, human=False)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import math
 import struct
+import warnings
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -232,3 +234,26 @@ def test_bad_pool_messages(pools, weights, message: str) -> None:
     with pytest.raises(ValueError) as e:
         _checked(pools, weights)
     assert str(e.value) == message
+
+
+def test_exact_fractions_come_back_as_float_arrays() -> None:
+    # the batch distances convert their inputs to float64 (values read as exact rationals still give floats)
+    h, q, t = Fraction(1, 2), Fraction(1, 4), Fraction(3, 4)
+    cases = [
+        (tv_batch, [[q, t]], [[t, 0.25]], 0.5),  # ½(½ + ½)
+        (tv_batch, [[0.25, 0.75]], [[t, q]], 0.5),
+        (jsd_batch, [[Fraction(1), Fraction(0)]], [[0.0, 1.0]], 1.0),  # disjoint supports
+        (jsd_batch, [[1.0, 0.0]], [[Fraction(0), Fraction(1)]], 1.0),
+        (wasserstein_batch, [[h, Fraction(0), h]], [[0.0, 1.0, 0.0]], 0.5),  # ½ + ½ steps over K − 1 = 2
+        (wasserstein_batch, [[0.5, 0.0, 0.5]], [[Fraction(0), Fraction(1), Fraction(0)]], 0.5),
+    ]
+    for fn, p, r, expected in cases:
+        out = fn(np.array(p, dtype=object), np.array(r, dtype=object))
+        assert out.dtype == np.float64 and out.tolist() == pytest.approx([expected]), fn.__name__
+
+
+def test_options_no_one_chose_raise_no_numpy_warning() -> None:
+    # an option with zero mass on both sides is common (a refused option); it must not warn 0/0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert jsd([0.5, 0.5, 0.0], [1.0, 0.0, 0.0]) == pytest.approx(math.sqrt(1.5 - 0.75 * math.log2(3)))
