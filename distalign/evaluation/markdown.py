@@ -110,7 +110,7 @@ def _grid(head: pd.DataFrame, gap: pd.DataFrame, fmt: str) -> tuple[list[str], l
 
 def _not_applicable(head: pd.DataFrame) -> list[str]:
     """One line per (model, reason) of the "n/a" cells: which methods, and why."""
-    empty = head[~np.isfinite(head["Alignment Mean"]) & head["note"].astype(str).str.startswith("n/a:")]
+    empty = head[~np.isfinite(head["Alignment Mean"].astype(float)) & head["note"].astype(str).str.startswith("n/a:")]
     methods: dict[tuple[str, str], list[str]] = {}
     for _, r in empty.iterrows():
         label = method_label(r["output_type"]) if r["output_type"] else ""
