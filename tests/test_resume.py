@@ -65,8 +65,9 @@ def results(root: Path) -> dict[str, bytes]:
 
 
 def interrupted_run(tmp: Path, data: Path, sig: int, after_calls: int) -> subprocess.Popen:
+    """Start a run with slow replies (120 ms: most of it is still ahead after ``after_calls``) and signal it."""
     proc = subprocess.Popen(
-        command(tmp, "run", data, latency_ms=40), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command(tmp, "run", data, latency_ms=120), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     log = tmp / "run.calls"
     deadline = time.monotonic() + 120
