@@ -20,7 +20,7 @@
 #                          plus API models you list, e.g. MODELS="local/smollm2-135m-instruct openai/gpt-4o-2024-08-06";
 #                          API models need OPENAI_API_KEY / ANTHROPIC_API_KEY; without the key they are skipped)
 #   LIMIT                  questions per dataset for new generations (default 2: with the built-in model on
-#                          2 CPU cores the whole job then takes about 13 minutes; LIMIT=0 means all questions)
+#                          2 shared CPU cores the whole job then takes about 17 minutes; LIMIT=0 means all questions)
 #   DATASETS               datasets to generate (default: every registered dataset, distalign.datasets.DATASETS)
 #   TASKS                  steering tasks (default "0 1 3": none, persona, few-shot; GlobalValues has no task 0)
 #   OUTPUT_TYPES           expression methods (default "model_logprobs sequence express_distribution
