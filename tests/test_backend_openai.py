@@ -25,7 +25,7 @@ from distalign.parsers import parse_logprobs, parse_sequence, parse_verbalized
 from distalign.types import Message, Request
 
 REPO = Path(__file__).resolve().parents[1]
-FAKE_KEY = "sk-test-abcdefghijklmnopqrstuvwxyz0123456789"
+FAKE_KEY = "sk-" + "test-abcdefghijklmnopqrstuvwxyz0123456789"
 MESSAGES = (Message("system", "You are a helpful assistant."), Message("user", "Which one? Answer:"))
 
 
@@ -159,7 +159,7 @@ def test_key_resolution(server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> 
     complete_one(backend(server), Request(MESSAGES))
     assert server.headers[-1]["authorization"] == "Bearer EMPTY"
     monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
-    monkeypatch.setenv("MY_KEY", "sk-other-123456789012")
+    monkeypatch.setenv("MY_KEY", "sk-" + "other-123456789012")
     b = get_backend("openai/gpt-4o", BackendOptions(extra=(("api_key_env", "MY_KEY"),)))
     complete_one(b, Request(MESSAGES))  # type: ignore[arg-type]
     assert server.headers[-1]["authorization"] == "Bearer sk-other-123456789012"

