@@ -142,3 +142,19 @@ def test_prompt_digest_depends_on_roles_and_text() -> None:
     assert prompt_sha256(a) == prompt_sha256(list(a))
     assert prompt_sha256(a) != prompt_sha256([Message("user", "You answer."), Message("user", "Q")])
     assert prompt_sha256(a) != prompt_sha256([a[1], a[0]]) and prompt_sha256(a) != prompt_sha256(a[:1])
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not (REPO / "opinions_qa/data").is_dir(), reason="needs the fetched data")
+def test_a_structured_cell_is_reused_whatever_each_question_budget(capsys, tmp_path) -> None:
+    results = tmp_path / "results"
+    argv = ["--no_progress", "--models", "fake/oracle", "--dataset", "opinionqa", "--task", "1", "--limit", "6"]
+    argv += ["--output_type", "express_distribution_structured", "--results_dir", str(results), "--no_cache"]
+    assert lm_steering.main([*argv, "--max_tokens", "8"]) == 0
+    stored = json.loads(cell(results, "express_distribution_structured").read_text())
+    assert len({r["settings"]["max_tokens"] for r in stored.values()}) > 1  # the budget follows the options shown
+    capsys.readouterr()
+    assert lm_steering.main([*argv, "--max_tokens", "8"]) == 0  # every question checked against its own budget
+    assert "0 sent" in capsys.readouterr().out
+    assert lm_steering.main([*argv, "--max_tokens", "300"]) == 2  # above every budget: each record differs
+    assert "6 of 6 stored records were made with other settings (max_tokens" in capsys.readouterr().err

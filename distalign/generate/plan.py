@@ -163,6 +163,13 @@ class Preparer:
         requests = self.method.requests(item, messages, self.mcfg, caps=self.caps, task=cell.key.task)
         return Unit(cell, qid, item, tuple(_with_meta(r, cell, item) for r in requests))
 
+    def settings_requests(self, cell: Cell, qid: str) -> tuple[Request, ...]:
+        """The requests of ``qid`` with an empty prompt: their settings without the cost of building the prompt."""
+        item = self.ds.item(qid, cell.group, cell.demographic)
+        if not item.options or (cell.task != 0 and item.truth is None):
+            return ()
+        return tuple(self.method.requests(item, (), self.mcfg, caps=self.caps, task=cell.key.task))
+
     def expected(self, cell: Cell, item: SurveyItem) -> dict[str, dict[str, float]]:
         """The truth fields of a record: ``expected_results``, or task0's per-demographic fields."""
         if cell.task != 0:

@@ -79,10 +79,11 @@ def differences(stored: Any, expected: dict[str, Any], with_prompt: bool) -> lis
     ]
 
 
-def check(rf: ResultFile, expected_of: Callable[[str], dict[str, Any] | None], overwrite: bool) -> None:
+def check(rf: ResultFile, expected_of: Callable[[str, bool], dict[str, Any] | None], overwrite: bool) -> None:
     """Refuse (or, with ``overwrite``, drop) the stored records of ``rf`` made with other settings.
 
-    ``expected_of(qid)`` gives this run's settings for a question (``None`` when it cannot be prompted).
+    ``expected_of(qid, with_prompt)`` gives this run's settings for a question (``None`` when it cannot be
+    prompted); only with ``with_prompt`` must its prompt digest be right (the prompt is built for one question).
 
     Raises:
         SettingsMismatch: a record's settings differ and ``overwrite`` is off.
@@ -91,7 +92,7 @@ def check(rf: ResultFile, expected_of: Callable[[str], dict[str, Any] | None], o
     bad: dict[str, list[str]] = {}
     first = True  # the prompt digest is compared on the first question this run can prompt
     for qid in [q for q in rf.records if q in known]:  # other keys are kept as they are, never reused
-        expected = expected_of(qid)  # per question: a structured method's budget follows its options
+        expected = expected_of(qid, first)  # per question: a structured method's budget follows its options
         if expected is None:
             continue
         if diff := differences(rf.records[qid].get(FIELD), expected, first):

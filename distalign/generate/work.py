@@ -77,7 +77,7 @@ class Work:
         """
         rf = self.files[cell.key]
         prep = self.preparers[(cell.key.dataset, cell.key.output_type)]
-        settings.check(rf, lambda qid: self._expected(prep, cell, qid), self.cfg.overwrite)
+        settings.check(rf, lambda qid, full: self._expected(prep, cell, qid, full), self.cfg.overwrite)
         wanted = rf.order[: self.cfg.limit]
         qids = [q for q in wanted if not rf.done(q)]
         self.report.already_done += len(wanted) - len(qids)
@@ -86,9 +86,9 @@ class Work:
             rf.close()
         return qids
 
-    def _expected(self, prep: Preparer, cell: Cell, qid: str) -> dict[str, Any] | None:
-        unit = prep.unit(cell, qid)
-        return settings.settings_of(self.model, cell.key.output_type, unit.requests) if unit.requests else None
+    def _expected(self, prep: Preparer, cell: Cell, qid: str, with_prompt: bool) -> dict[str, Any] | None:
+        requests = prep.unit(cell, qid).requests if with_prompt else prep.settings_requests(cell, qid)
+        return settings.settings_of(self.model, cell.key.output_type, requests) if requests else None
 
     def claim_waiting(self) -> list[tuple[Cell, list[str]]]:
         """The waiting cells whose lock is free now (taken), with their pending questions."""
